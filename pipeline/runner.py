@@ -1,0 +1,444 @@
+"""The batch: every page that needs a transcript, through every stage, resumably.
+
+``run_batch`` is the library entry point behind ``python -m pipeline run``:
+
+- pages are selected (state, ``--force``, ``--shard``, ``--limit``), then for each
+  of their videos the audio is fetched (download + prepare) in background
+  threads, a bounded number of videos ahead of the one being transcribed, so
+  the model never waits on the network;
+- the model is loaded once, and only if some video is not transcribed yet;
+- every stage's result is cached atomically and guarded by a file lock, so a
+  killed run redoes nothing that finished and two runs never do the same work;
+- a failing page is reported and skipped; the batch goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Protocol
+
+from . import align as align_stage
+from . import audio as audio_stage
+from . import download as download_stage
+from . import pages as pages_mod
+from . import render as render_stage
+from . import transcribe as transcribe_stage
+from .cache import Cache
+from .config import Config
+
+STAGES = ("download", "prepare", "transcribe", "align", "write")
+
+# After this many rate-limited downloads in a row the batch stops asking the
+# site for more: hammering only lengthens the ban.
+RATE_LIMIT_STRIKES = 3
+
+
+@dataclass(frozen=True)
+class Selection:
+    force: bool = False  # also redo this tool's own unedited drafts
+    limit: int | None = None  # at most this many pages
+    shard: tuple[int, int] | None = None  # (i, n): only pages whose hash falls in shard i of n (1-based)
+    dry_run: bool = False
+
+
+@dataclass
+class VideoOutcome:
+    url: str
+    key: str | None = None
+    audio_seconds: float = 0.0
+    downloaded: bool = False  # False when the media came from the cache (or a local file)
+    transcribed: bool = False  # False when the transcription came from the cache
+
+
+@dataclass
+class PageOutcome:
+    path: str
+    state: str  # the page's state before the run
+    status: str  # done | skipped | failed | planned (dry run)
+    reason: str | None = None  # why skipped or failed, one line
+    warnings: list[str] = field(default_factory=list)
+    videos: list[VideoOutcome] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in STAGES})
+    flags: int = 0
+
+    @property
+    def audio_seconds(self) -> float:
+        return sum(v.audio_seconds for v in self.videos)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.timings.values())
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["error"] = self.reason if self.status == "failed" else None
+        data["audio_seconds"] = round(self.audio_seconds, 3)
+        data["timings"] = {k: round(v, 3) for k, v in self.timings.items()}
+        return data
+
+
+@dataclass
+class RunReport:
+    pages: list[PageOutcome] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    model: str | None = None
+    model_loaded: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(p.status == status for p in self.pages)
+
+    @property
+    def failed(self) -> bool:
+        return self.count("failed") > 0
+
+    def totals(self) -> dict:
+        return {
+            "pages": len(self.pages),
+            "done": self.count("done"),
+            "skipped": self.count("skipped"),
+            "failed": self.count("failed"),
+            "planned": self.count("planned"),
+            "audio_seconds": round(sum(p.audio_seconds for p in self.pages), 3),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "videos_downloaded": sum(v.downloaded for p in self.pages for v in p.videos),
+            "videos_transcribed": sum(v.transcribed for p in self.pages for v in p.videos),
+            "model": self.model,
+            "model_loaded": self.model_loaded,
+        }
+
+    def to_json(self) -> dict:
+        return {"pages": [p.to_json() for p in self.pages], "totals": self.totals()}
+
+
+class Observer(Protocol):
+    """What a progress display is told. Every method may be called from worker threads."""
+
+    def batch_started(self, pages: list[pages_mod.Page]) -> None: ...
+    def stage(self, page: pages_mod.Page, stage: str, detail: str = "") -> None: ...
+    def transfer(self, key: str, stage: str, done: float, total: float | None) -> None: ...
+    def page_finished(self, outcome: PageOutcome) -> None: ...
+
+
+class NullObserver:
+    def batch_started(self, pages):
+        pass
+
+    def stage(self, page, stage, detail=""):
+        pass
+
+    def transfer(self, key, stage, done, total):
+        pass
+
+    def page_finished(self, outcome):
+        pass
+
+
+def select_pages(found: Iterable[pages_mod.Page], selection: Selection) -> tuple[list[pages_mod.Page], list[PageOutcome]]:
+    """Split pages into those to transcribe and the skipped ones (with the reason)."""
+    todo: list[pages_mod.Page] = []
+    skipped: list[PageOutcome] = []
+    for page in found:
+        reason = _skip_reason(page, selection)
+        if reason is None and selection.shard and not in_shard(page.path, *selection.shard):
+            continue  # another machine's page: not ours to report
+        if reason is None and selection.limit is not None and len(todo) >= selection.limit:
+            reason = f"beyond --limit {selection.limit}"
+        if reason is None:
+            todo.append(page)
+        else:
+            skipped.append(PageOutcome(path=page.path, state=page.state, status="skipped", reason=reason, warnings=list(page.warnings)))
+    return todo, skipped
+
+
+def in_shard(page_path: str, index: int, count: int) -> bool:
+    """Deterministic split of a backlog across ``count`` machines; ``index`` is 1-based.
+
+    Hashing the page's path (not its position) keeps each page on the same shard
+    when pages are added or removed.
+    """
+    digest = int(hashlib.sha256(page_path.replace("\\", "/").encode()).hexdigest(), 16)
+    return digest % count == index - 1
+
+
+def _skip_reason(page: pages_mod.Page, selection: Selection) -> str | None:
+    if page.state == pages_mod.NEEDS_TRANSCRIPT:
+        return None
+    if page.state == pages_mod.HAS_DRAFT:
+        return None if selection.force else "has this tool's draft (use --force to redo it)"
+    return {
+        pages_mod.HAS_TRANSCRIPT: "has a human transcript",
+        pages_mod.NO_TRANSCRIPT_SECTION: "no '## Transcript' section",
+        pages_mod.NO_VIDEO: "no video link",
+        pages_mod.NOT_AN_EVENT: "not an event page",
+    }.get(page.state, f"state {page.state}")
+
+
+@dataclass
+class _Fetched:
+    """A video's audio, ready for the model (or its cached transcription)."""
+
+    video: pages_mod.Video
+    outcome: VideoOutcome
+    transcript_path: Path
+    audio_path: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    rate_limited: bool = False
+
+
+class Runner:
+    """One batch run: holds the model (loaded at most once) and the cache."""
+
+    def __init__(self, config: Config, cache: Cache, *, observer: Observer | None = None):
+        self.config = config
+        self.cache = cache
+        self.observer = observer or NullObserver()
+        self._model = None
+        self._model_lock = threading.Lock()
+        self._rate_limit_strikes = 0
+        self._fingerprint = transcribe_stage.transcription_fingerprint(config.model.name, config.transcribe)
+        self.date = _dt.date.today().isoformat()
+
+    # -- the batch -------------------------------------------------------------
+
+    def run(self, paths: Iterable[str | Path], selection: Selection = Selection()) -> RunReport:
+        started = time.perf_counter()
+        report = RunReport(model=self.config.model.name)
+        found: list[pages_mod.Page] = []
+        for item in pages_mod.scan(paths):
+            if isinstance(item, pages_mod.PageError):
+                report.pages.append(PageOutcome(path=item.path, state="unreadable", status="failed", reason=item.reason))
+            else:
+                found.append(item)
+        todo, skipped = select_pages(found, selection)
+        report.pages.extend(skipped)
+        if selection.dry_run:
+            report.pages.extend(
+                PageOutcome(path=p.path, state=p.state, status="planned", warnings=list(p.warnings),
+                            videos=[VideoOutcome(url=v.url) for v in p.videos])
+                for p in todo
+            )
+            report.wall_seconds = time.perf_counter() - started
+            return report
+
+        self.observer.batch_started(todo)
+        for outcome in self._process(todo):
+            report.pages.append(outcome)
+            self.observer.page_finished(outcome)
+        report.model_loaded = self._model is not None
+        report.wall_seconds = time.perf_counter() - started
+        return report
+
+    def _process(self, todo: list[pages_mod.Page]):
+        """Yield one outcome per page, transcribing in page order while later videos download."""
+        ahead = max(1, self.config.run.downloads_ahead)
+        jobs = [(page, video) for page in todo for video in page.videos]
+        with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="fetch") as fetchers, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writer:
+            pending: deque[Future] = deque()
+            submitted = 0
+
+            def top_up(consumed: int) -> None:
+                # Keep at most `ahead` videos fetched or fetching beyond the one in the model.
+                nonlocal submitted
+                while submitted < len(jobs) and submitted < consumed + ahead + 1:
+                    page, video = jobs[submitted]
+                    pending.append(fetchers.submit(self._fetch, page, video))
+                    submitted += 1
+
+            consumed = 0
+            writes: deque[Future] = deque()
+            for page in todo:
+                outcome = PageOutcome(path=page.path, state=page.state, status="done", warnings=list(page.warnings))
+                parts = []
+                for video in page.videos:
+                    top_up(consumed)
+                    fetched: _Fetched = pending.popleft().result()
+                    consumed += 1
+                    outcome.videos.append(fetched.outcome)
+                    for stage, seconds in fetched.timings.items():
+                        outcome.timings[stage] += seconds
+                    if outcome.status == "failed":
+                        continue  # an earlier video of this page failed: nothing will be written
+                    if fetched.error:
+                        outcome.status, outcome.reason = "failed", fetched.error
+                        continue
+                    try:
+                        transcription = self._transcribe(page, fetched, outcome)
+                    except Exception as e:  # one bad video never stops the batch
+                        outcome.status, outcome.reason = "failed", f"transcribe: {_one_line(e)}"
+                        continue
+                    parts.append((video, transcription))
+                top_up(consumed)
+                if outcome.status == "failed":
+                    yield outcome
+                    continue
+                # Align, render and write in their own thread so the model goes on.
+                writes.append(writer.submit(self._finish_page, page, parts, outcome))
+                while writes and writes[0].done():
+                    yield writes.popleft().result()
+            while writes:
+                yield writes.popleft().result()
+
+    # -- stages ------------------------------------------------------------------
+
+    def _fetch(self, page: pages_mod.Page, video: pages_mod.Video) -> _Fetched:
+        """Download and prepare one video, unless its transcription is already cached."""
+        outcome = VideoOutcome(url=video.url)
+        try:
+            key = download_stage.media_key(video.url)
+        except Exception as e:
+            return _Fetched(video, outcome, Path(), error=f"download: {_one_line(e)}")
+        outcome.key = key
+        fetched = _Fetched(video, outcome, self.cache.transcript_path(key, self._fingerprint))
+        if transcribe_stage.read_cached(fetched.transcript_path) is not None:
+            return fetched  # nothing to fetch: the model's work is already done
+        if self._rate_limit_strikes >= RATE_LIMIT_STRIKES:
+            fetched.error = ("download: not attempted: the site rate-limited this batch "
+                             f"{RATE_LIMIT_STRIKES} times; rerun later with --sleep-requests/--sleep-interval or --cookies")
+            return fetched
+        try:
+            with self.cache.lock(f"fetch-{key}"):
+                self.observer.stage(page, "download", video.url)
+                t0 = time.perf_counter()
+                media = download_stage.download(
+                    video.url, self.cache.root, self.config.download,
+                    progress=lambda done, total: self.observer.transfer(key, "download", done, total),
+                )
+                fetched.timings["download"] = time.perf_counter() - t0
+                outcome.downloaded = not media.from_cache
+                self._rate_limit_strikes = 0
+                self.observer.stage(page, "prepare", video.url)
+                t0 = time.perf_counter()
+                prepared = audio_stage.prepare(media.path, self.cache.audio_path(key))
+                fetched.timings["prepare"] = time.perf_counter() - t0
+            fetched.audio_path = prepared.path
+            outcome.audio_seconds = prepared.duration
+        except download_stage.RateLimitedError as e:
+            self._rate_limit_strikes += 1
+            fetched.error, fetched.rate_limited = f"download: {_one_line(e)}", True
+        except download_stage.DownloadError as e:
+            fetched.error = f"download: {_one_line(e)}"
+        except audio_stage.AudioError as e:
+            fetched.error = f"prepare: {_one_line(e)}"
+        except Exception as e:
+            fetched.error = f"fetch: {type(e).__name__}: {_one_line(e)}"
+        return fetched
+
+    def _transcribe(self, page: pages_mod.Page, fetched: _Fetched, outcome: PageOutcome):
+        key = fetched.outcome.key
+        with self.cache.lock(f"transcribe-{key}"):
+            # Another run may have finished this video while we waited for the lock.
+            cached = transcribe_stage.read_cached(fetched.transcript_path)
+            if cached is None:
+                if fetched.audio_path is None:
+                    raise RuntimeError("no prepared audio and no cached transcription")
+                self.observer.stage(page, "transcribe", fetched.video.url)
+                t0 = time.perf_counter()
+                cached = transcribe_stage.transcribe(
+                    self.model, fetched.audio_path, self.config.transcribe,
+                    cache_path=fetched.transcript_path,
+                    progress=lambda done, total: self.observer.transfer(key, "transcribe", done, total),
+                )
+                outcome.timings["transcribe"] += time.perf_counter() - t0
+                fetched.outcome.transcribed = True
+        fetched.outcome.audio_seconds = cached.audio_duration
+        return cached
+
+    def _finish_page(self, page: pages_mod.Page, parts, outcome: PageOutcome) -> PageOutcome:
+        try:
+            self.observer.stage(page, "align")
+            t0 = time.perf_counter()
+            rendered_parts = []
+            for video, transcription in parts:
+                alignment = align_stage.align(transcription, video.chapters, self.config.align)
+                outcome.warnings.extend(alignment.warnings)
+                rendered_parts.append((video.url, video.label, alignment))
+            body = render_stage.render_transcript(rendered_parts, model=self.config.model.name, date=self.date)
+            outcome.timings["align"] += time.perf_counter() - t0
+            self.observer.stage(page, "write")
+            t0 = time.perf_counter()
+            with self.cache.page_lock(page.source):
+                # Re-read under the lock: another run or a human may have written it since the scan.
+                current = pages_mod.read_page(page.source)
+                if current.state == pages_mod.HAS_DRAFT and page.state != pages_mod.HAS_DRAFT:
+                    outcome.status, outcome.reason = "skipped", "another run wrote its draft meanwhile"
+                    return outcome
+                if current.state not in (pages_mod.NEEDS_TRANSCRIPT, pages_mod.HAS_DRAFT):
+                    outcome.status, outcome.reason = "skipped", f"page changed meanwhile (now {current.state})"
+                    return outcome
+                pages_mod.write_transcript(
+                    page.source, body, model=self.config.model.name, date=self.date,
+                    replace_draft=current.state == pages_mod.HAS_DRAFT,
+                )
+            outcome.timings["write"] += time.perf_counter() - t0
+        except pages_mod.PageError as e:
+            outcome.status, outcome.reason = "failed", f"write: {e.reason}"
+        except Exception as e:
+            outcome.status, outcome.reason = "failed", f"align/write: {type(e).__name__}: {_one_line(e)}"
+        return outcome
+
+    @property
+    def model(self):
+        with self._model_lock:
+            if self._model is None:
+                self._model = transcribe_stage.load_model(self.config.model)
+            return self._model
+
+
+def run_batch(paths: Iterable[str | Path], config: Config, *, cache_dir: str | Path | None = None,
+              selection: Selection = Selection(), observer: Observer | None = None) -> RunReport:
+    """Transcribe every selected page under ``paths``; see the module docstring."""
+    cache = Cache.at(cache_dir if cache_dir is not None else (config.run.cache_dir or None))
+    return Runner(config, cache, observer=observer).run(paths, selection)
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return " ".join(text.split())
+
+
+def plan(paths: Iterable[str | Path], config: Config, *, cache_dir: str | Path | None = None,
+         selection: Selection = Selection()) -> list[dict]:
+    """What a run would do with each page, and what the cache holds for its videos. Runs nothing."""
+    cache = Cache.at(cache_dir if cache_dir is not None else (config.run.cache_dir or None))
+    fingerprint = transcribe_stage.transcription_fingerprint(config.model.name, config.transcribe)
+    found, rows = [], []
+    for item in pages_mod.scan(paths):
+        if isinstance(item, pages_mod.PageError):
+            rows.append({"path": item.path, "state": "unreadable", "action": f"skip: {item.reason}", "videos": []})
+        else:
+            found.append(item)
+    todo, skipped = select_pages(found, selection)
+    chosen = {p.path for p in todo}
+    reasons = {o.path: o.reason for o in skipped}
+    for page in found:
+        videos = []
+        for video in page.videos:
+            try:
+                key = download_stage.media_key(video.url)
+            except Exception:
+                videos.append({"url": video.url, "key": None, "media": False, "audio": False, "transcript": False})
+                continue
+            videos.append({
+                "url": video.url,
+                "key": key,
+                "media": download_stage.cached_media(video.url, cache.root) is not None,
+                "audio": cache.audio_path(key).is_file(),
+                "transcript": transcribe_stage.read_cached(cache.transcript_path(key, fingerprint)) is not None,
+            })
+        if page.path in chosen:
+            action = "write" if videos and all(v["transcript"] for v in videos) else "transcribe"
+        elif page.path in reasons:
+            action = f"skip: {reasons[page.path]}"
+        else:
+            action = "skip: another shard"
+        rows.append({"path": page.path, "state": page.state, "action": action, "videos": videos})
+    return rows
