@@ -77,12 +77,26 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
+class FlagOptions:
+    logprob_threshold: float
+    compression_threshold: float
+    word_probability_threshold: float
+    low_word_run: int
+    repetition_min_repeats: int
+    repetition_min_words: int
+    repetition_max_ngram: int
+    music_no_speech_prob: float
+    merge_gap: float
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelOptions
     transcribe: TranscribeOptions
     align: AlignOptions
     download: DownloadOptions
     run: RunOptions
+    flags: FlagOptions
 
     def replace(self, section: str, **changes: Any) -> "Config":
         """A copy with some options of one section changed (None values are ignored)."""
@@ -150,6 +164,7 @@ _SECTIONS = {
     "align": AlignOptions,
     "download": DownloadOptions,
     "run": RunOptions,
+    "flags": FlagOptions,
 }
 
 
