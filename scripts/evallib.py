@@ -1,0 +1,450 @@
+"""Metrics for the evaluation set: pure functions over text, a talk's truth.json and a draft.
+
+Used by ``scripts/evaluate.py`` and ``scripts/bench.py``, unit-tested by
+``tests/test_evallib.py`` (``sys.path.insert(0, "scripts")``). No model runs here.
+
+How each figure is measured (the README of the evaluation, in short):
+
+- **Word error rate**: both texts go through Whisper's English normaliser
+  (PyPI ``whisper-normalizer``, ``EnglishTextNormalizer``: lower case, no
+  punctuation, British to American spelling, numbers to digits, fillers such as
+  "um" dropped), then jiwer counts substitutions, deletions and insertions over
+  the reference's words. Headings, the draft's italic note, `` [?]`` flags and
+  ``<!-- -->`` comments are not speech and are stripped first.
+- **Words in their true chapter**: each reference word carries the chapter it
+  is spoken in. The draft's words (in order, all chapters together) are aligned
+  to the reference's by edit distance (jiwer); a matched or substituted word
+  takes its reference word's chapter, an inserted word that of the nearer
+  reference neighbour. The share is the part of the draft's words whose draft
+  chapter (found by its heading's title) is that chapter.
+- **Boundary error**: the draft's Markdown carries no audio times, so a draft
+  chapter's boundary is the time at which the reference word aligned to its
+  first word is spoken (word times interpolated inside each utterance by
+  character length; an utterance's first word starts exactly at its start). A
+  chapter put exactly where it begins scores 0 s; one that starts two words late
+  scores the time those words take.
+- **Paragraph lengths**: words (whitespace-separated) per draft paragraph.
+- **Invented words in silence or music**: draft words inserted (matched to no
+  reference word) between two reference words that have a music, noise or
+  silence span between them. The same rule is used for the bare model's text,
+  so the two are comparable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import jiwer
+
+NORMALIZER = "whisper_normalizer.english.EnglishTextNormalizer (Whisper's English normaliser)"
+
+
+@lru_cache(maxsize=1)
+def _normalizer():
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer()
+
+
+def normalize(text: str) -> str:
+    """Whisper's English normalisation: what WER is computed on."""
+    return re.sub(r"\s+", " ", _normalizer()(text)).strip()
+
+
+def normalized_words(text: str) -> list[str]:
+    return normalize(text).split()
+
+
+# ---------------------------------------------------------------- the draft
+
+
+@dataclass
+class DraftChapter:
+    title: str | None  # None: text before the first heading
+    heading_time: float | None  # the (mm:ss) the heading shows, in seconds
+    paragraphs: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.paragraphs)
+
+
+DRAFT_HEADING = re.compile(r"^#{2,6}\s+(.*?)\s*(?:\((\d{1,2}(?::\d{2}){1,2})\))?\s*$")
+COMMENT = re.compile(r"<!--.*?-->", re.S)
+FLAG = re.compile(r"\s*\[\?\]")
+
+
+def parse_time(text: str) -> float:
+    seconds = 0.0
+    for part in text.split(":"):
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def parse_draft(body: str) -> list[DraftChapter]:
+    """A draft's Markdown as chapters of plain paragraphs.
+
+    Drops the first italic line (the machine-draft note), `` [?]`` flags and
+    ``<!-- ... -->`` comments; keeps headings' titles and times apart from the text.
+    """
+    body = COMMENT.sub("", body.replace("\r\n", "\n"))
+    chapters = [DraftChapter(None, None)]
+    paragraph: list[str] = []
+    seen_text = False
+
+    def flush() -> None:
+        text = FLAG.sub("", " ".join(paragraph)).strip()
+        paragraph.clear()
+        if text:
+            chapters[-1].paragraphs.append(re.sub(r"\s+", " ", text))
+
+    for line in body.split("\n"):
+        stripped = line.strip()
+        if not seen_text and stripped:
+            seen_text = True
+            if re.fullmatch(r"(_[^_].*_|\*[^*].*\*)", stripped):  # the machine-draft note
+                continue
+        heading = DRAFT_HEADING.match(stripped)
+        if heading:
+            flush()
+            time = heading.group(2)
+            chapters.append(DraftChapter(heading.group(1).strip() or None, parse_time(time) if time else None))
+        elif not stripped:
+            flush()
+        else:
+            paragraph.append(stripped)
+    flush()
+    if not chapters[0].paragraphs:
+        chapters.pop(0)
+    return chapters
+
+
+# ---------------------------------------------------------------- the truth
+
+
+@dataclass
+class TrueChapter:
+    title: str
+    start: float
+    end: float
+    page_start: float | None
+    text: str
+
+
+@dataclass
+class Span:
+    kind: str  # "music" | "noise" | "silence"
+    start: float
+    end: float
+
+
+@dataclass
+class Utterance:
+    chapter: int
+    speaker: str
+    voice: str
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Truth:
+    name: str
+    duration: float
+    page_has_chapters: bool
+    chapters: list[TrueChapter]
+    utterances: list[Utterance]
+    non_speech: list[Span]
+    folder: Path | None = None
+
+    @property
+    def reference_text(self) -> str:
+        return " ".join(u.text for u in self.utterances)
+
+    @property
+    def audio_path(self) -> Path | None:
+        return self.folder / "audio.ogg" if self.folder else None
+
+
+def load_truth(path: str | Path) -> Truth:
+    """Read a talk's truth.json (a folder holding one, or the file itself)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "truth.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Truth(
+        name=data["name"],
+        duration=float(data["duration"]),
+        page_has_chapters=bool(data["page_has_chapters"]),
+        chapters=[
+            TrueChapter(c["title"], float(c["true_start"]), float(c["true_end"]), c.get("page_start"), c["text"])
+            for c in data["chapters"]
+        ],
+        utterances=[Utterance(u["chapter"], u["speaker"], u["voice"], u["start"], u["end"], u["text"]) for u in data["utterances"]],
+        non_speech=[Span(s["kind"], float(s["start"]), float(s["end"])) for s in data["non_speech"]],
+        folder=path.parent,
+    )
+
+
+@dataclass(frozen=True)
+class RefWord:
+    text: str  # normalised
+    chapter: int
+    start: float
+    end: float
+
+
+def reference_words(truth: Truth) -> list[RefWord]:
+    """The normalised reference words, each with its chapter and an estimated time.
+
+    Times are spread over the utterance in proportion to the words' lengths.
+    """
+    out: list[RefWord] = []
+    for u in truth.utterances:
+        words = normalized_words(u.text)
+        if not words:
+            continue
+        weights = [len(w) + 1 for w in words]
+        per_unit = (u.end - u.start) / sum(weights)
+        t = u.start
+        for word, weight in zip(words, weights):
+            out.append(RefWord(word, u.chapter, t, t + weight * per_unit))
+            t += weight * per_unit
+    return out
+
+
+# ---------------------------------------------------------------- metrics
+
+
+@dataclass
+class WerResult:
+    wer: float
+    reference_words: int
+    substitutions: int
+    deletions: int
+    insertions: int
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.deletions + self.insertions
+
+
+def _process(reference: list[str], hypothesis: list[str]):
+    # jiwer rejects an empty reference; a one-word dummy on both sides changes no count.
+    return jiwer.process_words(" ".join(["<s>", *reference]), " ".join(["<s>", *hypothesis]))
+
+
+def word_error_rate(reference: str, hypothesis: str) -> WerResult:
+    """WER after Whisper's English normalisation of both texts."""
+    ref, hyp = normalized_words(reference), normalized_words(hypothesis)
+    if not ref:
+        return WerResult(float(len(hyp) > 0), 0, 0, 0, len(hyp))
+    out = _process(ref, hyp)
+    return WerResult(out.wer * (len(ref) + 1) / len(ref), len(ref), out.substitutions, out.deletions, out.insertions)
+
+
+def align_to_reference(reference: list[str], hypothesis: list[str]) -> list[tuple[int | None, int, int]]:
+    """For each hypothesis word: (matched reference index or None, previous ref index, next ref index).
+
+    A matched or substituted word has its reference index; an inserted word has
+    None and the reference words on either side (-1 before the first,
+    len(reference) after the last).
+    """
+    out: list[tuple[int | None, int, int]] = [(None, -1, -1)] * len(hypothesis)
+    if not hypothesis:
+        return out
+    result = _process(reference, hypothesis)
+    for chunk in result.alignments[0]:
+        # Indices include the leading dummy word.
+        r0, r1, h0, h1 = chunk.ref_start_idx - 1, chunk.ref_end_idx - 1, chunk.hyp_start_idx - 1, chunk.hyp_end_idx - 1
+        if chunk.type in ("equal", "substitute"):
+            for k in range(h1 - h0):
+                if h0 + k >= 0:
+                    out[h0 + k] = (r0 + k, r0 + k - 1, r0 + k + 1)
+        elif chunk.type == "insert":
+            for k in range(max(h0, 0), h1):
+                out[k] = (None, r0 - 1, r0)
+    return out
+
+
+def _nearest_reference(hyp_index: int, alignment: list[tuple[int | None, int, int]], n_ref: int) -> int | None:
+    """The reference word a hypothesis word stands for: its match, or the nearer neighbour of an insertion."""
+    matched, before, after = alignment[hyp_index]
+    if matched is not None:
+        return matched
+    if n_ref == 0:
+        return None
+    # Position inside the run of insertions decides which neighbour is nearer.
+    run_start = hyp_index
+    while run_start > 0 and alignment[run_start - 1][0] is None and alignment[run_start - 1][1] == before:
+        run_start -= 1
+    run_end = hyp_index
+    while run_end + 1 < len(alignment) and alignment[run_end + 1][0] is None and alignment[run_end + 1][1] == before:
+        run_end += 1
+    to_before, to_after = hyp_index - run_start + 1, run_end - hyp_index + 1
+    if before < 0 or (after < n_ref and to_after < to_before):
+        return min(max(after, 0), n_ref - 1)
+    return min(before, n_ref - 1)
+
+
+def _title_key(title: str | None) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", (title or "").lower()).strip()
+
+
+def draft_chapter_labels(draft: list[DraftChapter], truth: Truth) -> list[int | None]:
+    """The true chapter each draft chapter stands for, by its heading's title (None: no such chapter)."""
+    by_title: dict[str, int] = {}
+    for i, chapter in enumerate(truth.chapters):
+        by_title.setdefault(_title_key(chapter.title), i)
+    return [by_title.get(_title_key(c.title)) if c.title else None for c in draft]
+
+
+@dataclass
+class ChapterScore:
+    words: int  # draft words scored
+    in_true_chapter: int
+    boundary_errors: list[float | None]  # per true chapter after the first; None: no draft chapter for it
+
+    @property
+    def share(self) -> float:
+        return self.in_true_chapter / self.words if self.words else 1.0
+
+    @property
+    def boundary_known(self) -> list[float]:
+        return [e for e in self.boundary_errors if e is not None]
+
+
+def score_chapters(truth: Truth, draft: list[DraftChapter]) -> ChapterScore:
+    """Share of draft words in their true chapter, and each chapter boundary's error in seconds."""
+    ref = reference_words(truth)
+    labels = draft_chapter_labels(draft, truth)
+    hyp: list[str] = []
+    hyp_draft_chapter: list[int | None] = []
+    first_word_of: dict[int, int] = {}  # true chapter -> index of the first hypothesis word of its draft chapter
+    for chapter, label in zip(draft, labels):
+        words = normalized_words(chapter.text)
+        if label is not None and words and label not in first_word_of:
+            first_word_of[label] = len(hyp)
+        hyp += words
+        hyp_draft_chapter += [label] * len(words)
+    alignment = align_to_reference([w.text for w in ref], hyp)
+    in_chapter = 0
+    for k in range(len(hyp)):
+        r = _nearest_reference(k, alignment, len(ref))
+        if r is not None and hyp_draft_chapter[k] is not None and ref[r].chapter == hyp_draft_chapter[k]:
+            in_chapter += 1
+    errors: list[float | None] = []
+    for c in range(1, len(truth.chapters)):
+        k = first_word_of.get(c)
+        r = _nearest_reference(k, alignment, len(ref)) if k is not None else None
+        errors.append(None if r is None else abs(ref[r].start - truth.chapters[c].start))
+    return ChapterScore(len(hyp), in_chapter, errors)
+
+
+@dataclass
+class ParagraphStats:
+    count: int
+    min: int
+    p10: float
+    median: float
+    p90: float
+    max: int
+    mean: float
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("count", "min", "p10", "median", "p90", "max", "mean")}
+
+
+def paragraph_stats(lengths: list[int]) -> ParagraphStats:
+    """Distribution of paragraph lengths in words."""
+    import numpy as np
+
+    if not lengths:
+        return ParagraphStats(0, 0, 0.0, 0.0, 0.0, 0, 0.0)
+    a = np.asarray(lengths, dtype=float)
+    return ParagraphStats(
+        len(lengths), int(a.min()), round(float(np.percentile(a, 10)), 1), round(float(np.median(a)), 1),
+        round(float(np.percentile(a, 90)), 1), int(a.max()), round(float(a.mean()), 1),
+    )
+
+
+def paragraph_lengths(draft: list[DraftChapter]) -> list[int]:
+    return [len(p.split()) for c in draft for p in c.paragraphs]
+
+
+def invented_in_non_speech(truth: Truth, hypothesis: str, margin: float = 0.2) -> int:
+    """Hypothesis words inserted between two reference words that have music, noise or silence between them."""
+    if not truth.non_speech:
+        return 0
+    ref = reference_words(truth)
+    hyp = normalized_words(hypothesis)
+    alignment = align_to_reference([w.text for w in ref], hyp)
+    count = 0
+    for matched, before, after in alignment:
+        if matched is not None:
+            continue
+        gap_start = ref[before].end if before >= 0 else 0.0
+        gap_end = ref[after].start if after < len(ref) else truth.duration
+        if any(s.start >= gap_start - margin and s.end <= gap_end + margin for s in truth.non_speech):
+            count += 1
+    return count
+
+
+# ---------------------------------------------------------------- one talk, all figures
+
+
+@dataclass
+class TalkScore:
+    name: str
+    duration: float
+    wer: WerResult
+    chapters: ChapterScore | None  # None where the page has no chapter list
+    paragraphs: ParagraphStats
+    paragraph_lengths: list[int]
+    invented_in_non_speech: int
+    non_speech_seconds: float
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "audio_seconds": round(self.duration, 2),
+            "wer": round(self.wer.wer, 4),
+            "reference_words": self.wer.reference_words,
+            "substitutions": self.wer.substitutions,
+            "deletions": self.wer.deletions,
+            "insertions": self.wer.insertions,
+            "words_in_true_chapter": None if self.chapters is None else round(self.chapters.share, 4),
+            "boundary_errors": None if self.chapters is None else [None if e is None else round(e, 2) for e in self.chapters.boundary_errors],
+            "paragraphs": self.paragraphs.to_json(),
+            "invented_in_non_speech": self.invented_in_non_speech,
+            "non_speech_seconds": round(self.non_speech_seconds, 1),
+        }
+
+
+def score_draft(truth: Truth, draft_body: str) -> TalkScore:
+    """All the figures for one talk's draft (the Markdown that the pipeline wrote)."""
+    draft = parse_draft(draft_body)
+    text = " ".join(c.text for c in draft)
+    lengths = paragraph_lengths(draft)
+    return TalkScore(
+        name=truth.name,
+        duration=truth.duration,
+        wer=word_error_rate(truth.reference_text, text),
+        chapters=score_chapters(truth, draft) if truth.page_has_chapters else None,
+        paragraphs=paragraph_stats(lengths),
+        paragraph_lengths=lengths,
+        invented_in_non_speech=invented_in_non_speech(truth, text),
+        non_speech_seconds=sum(s.end - s.start for s in truth.non_speech),
+    )
+
+
+def total_wer(results: list[WerResult]) -> WerResult:
+    """Word-weighted WER over several talks."""
+    n = sum(r.reference_words for r in results)
+    s, d, i = (sum(getattr(r, k) for r in results) for k in ("substitutions", "deletions", "insertions"))
+    return WerResult((s + d + i) / n if n else 0.0, n, s, d, i)

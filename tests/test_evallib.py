@@ -1,0 +1,197 @@
+"""The evaluation metrics (scripts/evallib.py) and the committed five-chapter test talk. No model runs here."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+
+import evallib  # noqa: E402
+
+FIVE_CHAPTERS = REPO / "tests" / "fixtures" / "talks" / "five-chapters"
+
+
+@pytest.fixture(scope="module")
+def truth() -> evallib.Truth:
+    return evallib.load_truth(FIVE_CHAPTERS)
+
+
+def draft_of(chapters: list[tuple[str, str]], note: bool = True) -> str:
+    body = "_Machine-made first draft (tiny.en): please correct it._\n\n" if note else ""
+    return body + "\n\n".join(f"### {title} (00:00)\n\n{text}" for title, text in chapters) + "\n"
+
+
+def perfect_draft(truth: evallib.Truth) -> list[tuple[str, str]]:
+    return [(c.title, c.text) for c in truth.chapters]
+
+
+# ---------------------------------------------------------------- normalising and WER
+
+
+def test_normalize_is_whisper_english():
+    assert evallib.normalize("Hello, Mr. Smith!  The COLOUR is, um, grey.") == "hello mister smith the color is gray"
+
+
+def test_wer_ignores_case_punctuation_and_spelling_variants():
+    result = evallib.word_error_rate("Okay, so it's ten percent, right? Colour.", "okay so it is 10% right color")
+    assert result.wer == 0.0
+    assert result.reference_words == len(evallib.normalized_words("okay so it is 10% right color"))
+
+
+def test_wer_counts_each_kind_of_error():
+    result = evallib.word_error_rate(
+        "alpha beta gamma delta epsilon zeta eta theta", "omega alpha beta delta epsilon zeta iota theta"
+    )
+    assert (result.substitutions, result.deletions, result.insertions) == (1, 1, 1)
+    assert result.wer == pytest.approx(3 / 8)
+
+
+def test_wer_of_empty_texts():
+    assert evallib.word_error_rate("", "").wer == 0.0
+    assert evallib.word_error_rate("", "hello").wer == 1.0
+    assert evallib.word_error_rate("two words", "").wer == 1.0
+
+
+def test_total_wer_weights_by_reference_words():
+    a = evallib.WerResult(0.5, 10, 5, 0, 0)
+    b = evallib.WerResult(0.0, 90, 0, 0, 0)
+    assert evallib.total_wer([a, b]).wer == pytest.approx(0.05)
+
+
+# ---------------------------------------------------------------- reading a draft
+
+
+def test_parse_draft_strips_note_flags_and_comments():
+    body = (
+        "_Machine-made first draft: please correct it._\n\n"
+        "### Welcome (00:00)\n\n"
+        "Hello and welcome.\nA second line of the same paragraph.\n\n"
+        "A doubtful passage [?] <!-- low confidence 0.31 -->\n\n"
+        "### Q&A (1:02:05)\n\n"
+        "Any questions? <!-- a comment\nover two lines --> None.\n"
+    )
+    chapters = evallib.parse_draft(body)
+    assert [(c.title, c.heading_time) for c in chapters] == [("Welcome", 0.0), ("Q&A", 3725.0)]
+    assert chapters[0].paragraphs == ["Hello and welcome. A second line of the same paragraph.", "A doubtful passage"]
+    assert chapters[1].paragraphs == ["Any questions? None."]
+
+
+def test_parse_draft_keeps_text_before_the_first_heading():
+    chapters = evallib.parse_draft("Some words first.\n\n### Part one (00:10)\n\nMore words.\n")
+    assert [c.title for c in chapters] == [None, "Part one"]
+    assert chapters[0].paragraphs == ["Some words first."]
+
+
+# ---------------------------------------------------------------- chapters and boundaries
+
+
+def test_alignment_gives_insertions_their_neighbours():
+    alignment = evallib.align_to_reference("a b c d".split(), "x a b z d y".split())
+    assert alignment == [(None, -1, 0), (0, -1, 1), (1, 0, 2), (2, 1, 3), (3, 2, 4), (None, 3, 4)]
+
+
+def test_perfect_draft_scores_perfectly(truth):
+    score = evallib.score_draft(truth, draft_of(perfect_draft(truth)))
+    assert score.wer.wer == 0.0
+    assert score.chapters.share == 1.0
+    assert score.chapters.boundary_errors == [0.0] * (len(truth.chapters) - 1)
+
+
+def test_words_moved_across_a_boundary_are_counted_and_timed(truth):
+    chapters = [(title, text.split()) for title, text in perfect_draft(truth)]
+    moved = chapters[1][1][-6:]  # the last six words of chapter 2 appear under chapter 3's heading
+    chapters[1] = (chapters[1][0], chapters[1][1][:-6])
+    chapters[2] = (chapters[2][0], moved + chapters[2][1])
+    score = evallib.score_chapters(truth, evallib.parse_draft(draft_of([(t, " ".join(w)) for t, w in chapters])))
+    assert score.words - score.in_true_chapter == 6
+    assert score.boundary_errors[0] == 0.0
+    # Six words of speech before the true start of chapter 3: one to four seconds of it.
+    assert 1.0 < score.boundary_errors[1] < 4.0
+    assert score.boundary_errors[2:] == [0.0] * (len(truth.chapters) - 3)
+
+
+def test_a_missing_chapter_heading_has_no_boundary_and_loses_its_words(truth):
+    chapters = perfect_draft(truth)
+    merged = [chapters[0], (chapters[1][0], chapters[1][1] + " " + chapters[2][1]), *chapters[3:]]
+    score = evallib.score_chapters(truth, evallib.parse_draft(draft_of(merged)))
+    assert score.boundary_errors[1] is None
+    words_of_chapter_3 = len(evallib.normalized_words(chapters[2][1]))
+    assert score.words - score.in_true_chapter == words_of_chapter_3
+
+
+def test_chapters_are_matched_by_title_not_position(truth):
+    chapters = perfect_draft(truth)
+    swapped = [chapters[0], (chapters[2][0], chapters[1][1]), (chapters[1][0], chapters[2][1]), *chapters[3:]]
+    score = evallib.score_chapters(truth, evallib.parse_draft(draft_of(swapped)))
+    moved = len(evallib.normalized_words(chapters[1][1])) + len(evallib.normalized_words(chapters[2][1]))
+    assert score.words - score.in_true_chapter == moved
+
+
+# ---------------------------------------------------------------- paragraphs and invented words
+
+
+def test_paragraph_stats():
+    stats = evallib.paragraph_stats([10, 20, 30, 40, 200])
+    assert (stats.count, stats.min, stats.median, stats.max, stats.mean) == (5, 10, 30.0, 200, 60.0)
+    assert evallib.paragraph_stats([]).count == 0
+
+
+def small_truth_with_music() -> evallib.Truth:
+    return evallib.Truth(
+        name="music",
+        duration=40.0,
+        page_has_chapters=True,
+        chapters=[evallib.TrueChapter("One", 1.0, 20.0, 0, "we begin here"), evallib.TrueChapter("Two", 20.0, 40.0, 21, "and end here")],
+        utterances=[
+            evallib.Utterance(0, "a", "flite-rms", 1.0, 3.0, "we begin here"),
+            evallib.Utterance(1, "a", "flite-rms", 30.0, 32.0, "and end here"),
+        ],
+        non_speech=[evallib.Span("music", 4.0, 28.0)],
+    )
+
+
+def test_words_invented_over_music_are_counted():
+    truth = small_truth_with_music()
+    assert evallib.invented_in_non_speech(truth, "we begin here and end here") == 0
+    assert evallib.invented_in_non_speech(truth, "we begin here thank you for watching and end here") == 4
+    # Inserted inside speech (no music between the neighbours) does not count.
+    assert evallib.invented_in_non_speech(truth, "we really begin here and end here") == 0
+
+
+# ---------------------------------------------------------------- the committed test talk
+
+
+def test_five_chapter_talk_is_complete_and_consistent(truth):
+    data = json.loads((FIVE_CHAPTERS / "truth.json").read_text())
+    assert (FIVE_CHAPTERS / data["audio"]).is_file()
+    assert sum(f.stat().st_size for f in FIVE_CHAPTERS.iterdir()) < 1_500_000
+    assert len(truth.chapters) == 5
+    assert len({u.voice for u in truth.utterances}) >= 3
+    assert 150 < truth.duration < 270
+    for before, after in zip(truth.chapters, truth.chapters[1:]):
+        assert before.end == after.start
+    for u in truth.utterances:
+        chapter = truth.chapters[u.chapter]
+        assert chapter.start <= u.start < u.end <= chapter.end
+    # The chapter texts are the utterances' texts, in order.
+    for i, chapter in enumerate(truth.chapters):
+        assert chapter.text == " ".join(u.text for u in truth.utterances if u.chapter == i)
+
+
+def test_five_chapter_page_times_are_off_by_up_to_four_seconds(truth):
+    page = (FIVE_CHAPTERS / "page.md").read_text()
+    assert "- Video: {VIDEO_URL}" in page
+    assert page.rstrip().endswith("## Transcript")
+    fence = re.search(r"```\n## Timestamps *\n(.*?)```", page, re.S).group(1)
+    listed = [re.match(r"(\d\d):(\d\d) (.*)", line).groups() for line in fence.strip().split("\n")]
+    assert [title for _, _, title in listed] == [c.title for c in truth.chapters]
+    offsets = [int(m) * 60 + int(s) - c.start for (m, s, _), c in zip(listed, truth.chapters)]
+    assert all(abs(o) <= 4 for o in offsets)
+    assert max(abs(o) for o in offsets[1:]) >= 3  # not luckily exact
+    assert any(o < 0 for o in offsets[1:]) and any(o > 0 for o in offsets[1:])
