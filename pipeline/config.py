@@ -42,6 +42,7 @@ class TranscribeOptions:
     hallucination_silence_threshold: float
     window_minutes: float
     use_page_context: bool
+    repair_gaps: float  # batched only: re-decode word-less stretches longer than this (seconds); 0: off
 
 
 @dataclass(frozen=True)
