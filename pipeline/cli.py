@@ -9,6 +9,7 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__, pages
@@ -47,7 +48,7 @@ def scan(
     for item in pages.scan(paths):
         (errors if isinstance(item, pages.PageError) else found).append(item)
     for e in errors:
-        err_console.print(f"[red]error[/red] {e}", markup=True, highlight=False)
+        err_console.print(f"[red]error[/red] {escape(str(e))}", markup=True, highlight=False)
     if as_json:
         json.dump([p.to_json() for p in found], sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -60,11 +61,11 @@ def scan(
         table.add_column("warnings", overflow="fold")
         for p in found:
             table.add_row(
-                p.path,
+                escape(p.path),  # page text is data, never rich markup
                 p.state,
                 str(len(p.videos)),
                 " + ".join(str(len(v.chapters)) for v in p.videos) or "0",
-                "; ".join(p.warnings),
+                escape("; ".join(p.warnings)),
             )
         console.print(table)
         needs = sum(p.state == pages.NEEDS_TRANSCRIPT for p in found)

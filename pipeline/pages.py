@@ -400,6 +400,7 @@ class _Block:
     lines: list[_ChapterLine]
     context: list[str]  # the labels and headings just above it, nearest first
     first_line: int
+    near: int = 0  # context[:near] is up to the first heading above, or in the block's own fence
     placeholders: int = 0
     untitled: int = 0
 
@@ -416,7 +417,7 @@ class _Block:
         """Ids named by Video lines, labels or headings just above (not by Resources links)."""
         return {
             m.group(1)
-            for c in self.context
+            for c in self.context[: self.near]
             if _VIDEO_LINE_RE.match(c) or _heading(c) or _is_label(c)
             for m in _ANY_YT_ID_RE.finditer(c)
         }
@@ -426,10 +427,13 @@ class _Block:
         return next((c for c in self.context if c.strip()), "")
 
 
-def _context_above(lines: list[_Line], i: int, stop: int) -> list[str]:
-    """Non-blank non-chapter lines above line i, nearest first, back to `stop` or the second heading."""
+def _context_above(lines: list[_Line], i: int, stop: int) -> tuple[list[str], int]:
+    """Non-blank non-chapter lines above line i, nearest first, back to `stop` or the second heading,
+    and how many of them are near (before the first heading, or inside line i's own fence)."""
     found: list[str] = []
+    near = 0
     headings = 0
+    fence = lines[i].fence_id
     j = i - 1
     while j >= stop and j >= 0 and len(found) < 12:
         ln = lines[j]
@@ -442,11 +446,13 @@ def _context_above(lines: list[_Line], i: int, stop: int) -> list[str]:
         if _chapter_line(s) is not None:
             break
         found.append(s)
+        if headings == 0 or (fence >= 0 and ln.fence_id == fence):
+            near = len(found)
         if _heading(s):
             headings += 1
             if headings == 2:
                 break
-    return found
+    return found, near
 
 
 def _chapter_blocks(lines: list[_Line], lo: int, hi: int, *, in_transcript: bool = False) -> list[_Block]:
@@ -484,7 +490,8 @@ def _chapter_blocks(lines: list[_Line], lo: int, hi: int, *, in_transcript: bool
         ch = _chapter_line(s)
         if ch is not None:
             if current is None:
-                current = _Block([], _context_above(lines, i, lo), first_line=i)
+                context, near = _context_above(lines, i, lo)
+                current = _Block([], context, first_line=i, near=near)
             if ch.start is None or _PLACEHOLDER_RE.search(ch.title):
                 current.placeholders += 1
                 prev_was_chapter = False
