@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -421,6 +422,7 @@ class TalkScore:
             "words_in_true_chapter": None if self.chapters is None else round(self.chapters.share, 4),
             "boundary_errors": None if self.chapters is None else [None if e is None else round(e, 2) for e in self.chapters.boundary_errors],
             "paragraphs": self.paragraphs.to_json(),
+            "paragraph_lengths": self.paragraph_lengths,
             "invented_in_non_speech": self.invented_in_non_speech,
             "non_speech_seconds": round(self.non_speech_seconds, 1),
         }
@@ -448,3 +450,124 @@ def total_wer(results: list[WerResult]) -> WerResult:
     n = sum(r.reference_words for r in results)
     s, d, i = (sum(getattr(r, k) for r in results) for k in ("substitutions", "deletions", "insertions"))
     return WerResult((s + d + i) / n if n else 0.0, n, s, d, i)
+
+
+# ---------------------------------------------------------------- running things (evaluate.py, bench.py)
+
+REPO = Path(__file__).resolve().parent.parent
+EVAL_TALKS = REPO / "eval" / "talks"
+FIXTURE_TALKS = REPO / "tests" / "fixtures" / "talks"
+VIDEO_PLACEHOLDER = "{VIDEO_URL}"
+
+
+@dataclass
+class BareSettings:
+    """What bare faster-whisper is run with: the pipeline's model and decoding settings, nothing else of ours."""
+
+    model: str
+    device: str
+    compute_type: str
+    cpu_threads: int
+    language: str
+    beam_size: int
+    batch_size: int  # > 1: BatchedInferencePipeline
+    word_timestamps: bool = True
+    vad_filter: bool = True
+
+    @classmethod
+    def from_config(cls, config, *, batch_size: int | None = None) -> "BareSettings":
+        return cls(
+            model=config.model.name, device=config.model.device, compute_type=config.model.compute_type,
+            cpu_threads=config.model.cpu_threads, language=config.transcribe.language,
+            beam_size=config.transcribe.beam_size,
+            batch_size=config.transcribe.batch_size if batch_size is None else batch_size,
+        )
+
+
+def load_bare_model(settings: BareSettings):
+    """A plain faster_whisper.WhisperModel, on the device and compute type the pipeline would choose."""
+    import ctranslate2
+    from faster_whisper import WhisperModel
+
+    sys.path.insert(0, str(REPO))
+    from pipeline.transcribe import choose_device_and_compute, cpu_thread_count, resolve_model_path
+
+    cuda = ctranslate2.get_cuda_device_count()
+    device, _ = choose_device_and_compute(settings.device, settings.compute_type, cuda_devices=cuda)
+    device, compute_type = choose_device_and_compute(
+        device, settings.compute_type, cuda_devices=cuda, supported=ctranslate2.get_supported_compute_types(device)
+    )
+    return WhisperModel(resolve_model_path(settings.model), device=device, compute_type=compute_type,
+                        cpu_threads=cpu_thread_count(settings.cpu_threads))
+
+
+def bare_transcribe(model, audio: str | Path, settings: BareSettings) -> str:
+    """The text of bare faster-whisper on a file (sequential, or batched when batch_size > 1)."""
+    from faster_whisper import BatchedInferencePipeline
+
+    common = dict(language=settings.language, beam_size=settings.beam_size,
+                  word_timestamps=settings.word_timestamps, vad_filter=settings.vad_filter)
+    if settings.batch_size > 1:
+        segments, _ = BatchedInferencePipeline(model).transcribe(str(audio), batch_size=settings.batch_size, **common)
+    else:
+        segments, _ = model.transcribe(str(audio), **common)
+    return " ".join(s.text.strip() for s in segments)
+
+
+@dataclass
+class PipelineRun:
+    wall: float  # seconds, the whole `python -m pipeline run` process
+    peak_rss_mb: float  # the process's peak resident memory
+    returncode: int
+    report: dict | None
+    draft: str | None  # the body written into the page
+    stderr_tail: str = ""
+
+    @property
+    def page_report(self) -> dict:
+        pages = (self.report or {}).get("pages") or [{}]
+        return pages[0]
+
+
+def default_talks() -> list[Path]:
+    """The built evaluation set (eval/talks/*) and the committed test talks."""
+    built = sorted(p.parent for p in EVAL_TALKS.glob("*/truth.json"))
+    return built + sorted(p.parent for p in FIXTURE_TALKS.glob("*/truth.json"))
+
+
+def run_pipeline(talk: Path, work_dir: Path, pipeline_args: list[str]) -> PipelineRun:
+    """`python -m pipeline run` on a copy of the talk's page, its audio served over loopback, from an empty cache."""
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    sys.path.insert(0, str(REPO / "tests"))
+    sys.path.insert(0, str(REPO))
+    from mediaserver import MediaServer
+
+    from pipeline.pages import read_transcript
+
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True)
+    page = work_dir / f"{talk.name}.md"
+    report_path = work_dir / "report.json"
+    with MediaServer(talk) as server:
+        text = (talk / "page.md").read_text(encoding="utf-8")
+        page.write_text(text.replace(VIDEO_PLACEHOLDER, server.url("audio.ogg")), encoding="utf-8")
+        cmd = [sys.executable, "-m", "pipeline", "run", str(page), "--cache-dir", str(work_dir / "cache"),
+               "--report", str(report_path), "--force", "--quiet", *pipeline_args]
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stderr = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS (ru_maxrss, KiB on Linux)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - start
+    report = json.loads(report_path.read_text()) if report_path.is_file() else None
+    draft = None
+    try:
+        draft = read_transcript(page)
+    except Exception as e:  # a page the pipeline could not write is a result, not a crash
+        stderr += f"\nread_transcript: {e}"
+    return PipelineRun(wall, usage.ru_maxrss / 1024, proc.returncode, report, draft, stderr[-2000:])

@@ -446,7 +446,13 @@ def plan_corpus_talk(spec: TalkSpec, synth: Synthesizer, jobs: int) -> list[Plan
         sections += list(enumerate(found))[spec.first_section if n == 0 else 0:]
     target = spec.minutes * 60
     chapter_budget = target / spec.chapters if spec.chapters else math.inf
-    chosen = sections[: spec.chapters] if spec.chapters else sections
+    chosen = sections
+    if spec.chapters:
+        # Sections long enough to fill a chapter's share (about 2.2 words a second), in talk order.
+        long_enough = [s for s in sections if s[1].words >= chapter_budget * 2.2]
+        if len(long_enough) < spec.chapters:
+            long_enough = sorted(sorted(sections, key=lambda s: -s[1].words)[: spec.chapters], key=sections.index)
+        chosen = long_enough[: spec.chapters]
     planned: list[PlannedChapter] = []
     total = 0.0
     round_number = 1

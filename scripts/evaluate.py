@@ -1,0 +1,204 @@
+"""Run the pipeline on the evaluation set and score its drafts against the truth.
+
+For each talk (a folder with page.md, audio.ogg and truth.json, made by
+scripts/make_eval_set.py) the page is copied to a work folder, its audio is
+served over loopback (tests/mediaserver.py), and ``python -m pipeline run``
+writes the draft from an empty cache. Then, per talk and in total:
+
+- WER of the draft, and of bare faster-whisper (same model, language, beam
+  size and batch size; word timestamps and VAD on) on the same audio file
+- share of the draft's words in their true chapter, chapter boundary error (s)
+- paragraph length distribution (words)
+- words invented over music, noise or silence (draft and bare)
+
+How each figure is computed is written at the top of scripts/evallib.py
+(Whisper's English normaliser, edit-distance alignment to the reference).
+Prints a table and writes JSON (--out).
+
+Without a built set (eval/talks), only the committed test talk
+tests/fixtures/talks/five-chapters is scored; build the set with
+``.venv/bin/python scripts/make_eval_set.py`` (see its --help for what it needs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import evallib  # noqa: E402
+
+REPO = evallib.REPO
+sys.path.insert(0, str(REPO))
+
+
+def pipeline_args(args) -> list[str]:
+    out = []
+    for flag, value in (("--config", args.config), ("--model", args.model), ("--device", args.device),
+                        ("--batch-size", args.batch_size), ("--beam-size", args.beam_size)):
+        if value is not None:
+            out += [flag, str(value)]
+    return out
+
+
+def last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def evaluate_talk(talk: Path, args, bare_model, bare_settings) -> dict:
+    truth = evallib.load_truth(talk)
+    result: dict = {"talk": truth.name, "audio_seconds": round(truth.duration, 1)}
+    if not args.no_pipeline:
+        run = evallib.run_pipeline(talk, args.work_dir / truth.name, pipeline_args(args))
+        page = run.page_report
+        result["pipeline"] = {
+            "status": page.get("status", "failed" if run.returncode else "?"),
+            "error": page.get("error") or (last_line(run.stderr_tail) if run.returncode else None),
+            "warnings": page.get("warnings", []),
+            "wall_seconds": round(run.wall, 2),
+            "speed_x": round(truth.duration / run.wall, 1),
+            "peak_rss_mb": round(run.peak_rss_mb),
+            "timings": page.get("timings", {}),
+        }
+        if run.draft:
+            result["draft"] = evallib.score_draft(truth, run.draft).to_json()
+    if bare_model is not None:
+        start = time.perf_counter()
+        text = evallib.bare_transcribe(bare_model, truth.audio_path, bare_settings)
+        wall = time.perf_counter() - start
+        wer = evallib.word_error_rate(truth.reference_text, text)
+        result["bare"] = {
+            "wer": round(wer.wer, 4), "reference_words": wer.reference_words,
+            "substitutions": wer.substitutions, "deletions": wer.deletions, "insertions": wer.insertions,
+            "invented_in_non_speech": evallib.invented_in_non_speech(truth, text),
+            "transcribe_seconds": round(wall, 2),
+        }
+    return result
+
+
+def totals(results: list[dict]) -> dict:
+    def wer_of(key: str) -> dict | None:
+        parts = [r[key] for r in results if key in r]
+        if not parts:
+            return None
+        total = evallib.total_wer([evallib.WerResult(p["wer"], p["reference_words"], p["substitutions"], p["deletions"], p["insertions"]) for p in parts])
+        return {"wer": round(total.wer, 4), "reference_words": total.reference_words, "talks": len(parts)}
+
+    drafts = [r["draft"] for r in results if "draft" in r]
+    out: dict = {"talks": len(results), "audio_minutes": round(sum(r["audio_seconds"] for r in results) / 60, 1),
+                 "draft_wer": wer_of("draft"), "bare_wer": wer_of("bare")}
+    chaptered = [d for d in drafts if d["words_in_true_chapter"] is not None]
+    if chaptered:
+        words = sum(d["reference_words"] for d in chaptered)
+        out["words_in_true_chapter"] = round(sum(d["words_in_true_chapter"] * d["reference_words"] for d in chaptered) / words, 4)
+        errors = [e for d in chaptered for e in d["boundary_errors"] if e is not None]
+        missing = sum(e is None for d in chaptered for e in d["boundary_errors"])
+        if errors:
+            out["boundary_error"] = {"mean": round(statistics.fmean(errors), 2), "median": round(statistics.median(errors), 2),
+                                     "max": round(max(errors), 2), "over_4s": sum(e > 4 for e in errors),
+                                     "boundaries": len(errors), "missing": missing}
+    lengths = [n for d in drafts for n in d.get("paragraph_lengths", [])]
+    if lengths:
+        out["paragraphs"] = evallib.paragraph_stats(lengths).to_json()
+    out["invented_in_non_speech"] = {"draft": sum(d["invented_in_non_speech"] for d in drafts),
+                                     "bare": sum(r["bare"]["invented_in_non_speech"] for r in results if "bare" in r)}
+    runs = [r["pipeline"] for r in results if "pipeline" in r]
+    if runs:
+        out["pipeline_wall_seconds"] = round(sum(p["wall_seconds"] for p in runs), 1)
+        out["failed"] = [r["talk"] for r in results if r.get("pipeline", {}).get("status") == "failed"]
+    return out
+
+
+def print_table(results: list[dict], total: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def pct(x):
+        return "-" if x is None else f"{100 * x:.1f}%"
+
+    table = Table(title="du-transcripts evaluation")
+    for col in ("talk", "min", "WER draft", "WER bare", "in chapter", "boundary s (mean/max)", "paragraphs (p10/med/p90/max)", "invented draft/bare", "speed", "status"):
+        table.add_column(col, justify="left" if col in ("talk", "status") else "right")
+    for r in results:
+        d, b, p = r.get("draft", {}), r.get("bare", {}), r.get("pipeline", {})
+        errors = [e for e in (d.get("boundary_errors") or []) if e is not None]
+        para = d.get("paragraphs")
+        table.add_row(
+            r["talk"], f"{r['audio_seconds'] / 60:.1f}", pct(d.get("wer")), pct(b.get("wer")),
+            pct(d.get("words_in_true_chapter")),
+            f"{statistics.fmean(errors):.1f}/{max(errors):.1f}" if errors else "-",
+            f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}" if para and para["count"] else "-",
+            f"{d.get('invented_in_non_speech', '-')}/{b.get('invented_in_non_speech', '-')}",
+            f"{p['speed_x']}x" if p else "-",
+            (p.get("status", "-") + (f": {p['error']}" if p.get("error") else "")) if p else "-",
+        )
+    be = total.get("boundary_error") or {}
+    para = total.get("paragraphs")
+    table.add_row(
+        "TOTAL", f"{total['audio_minutes']:.1f}", pct((total.get("draft_wer") or {}).get("wer")),
+        pct((total.get("bare_wer") or {}).get("wer")), pct(total.get("words_in_true_chapter")),
+        f"{be['mean']:.1f}/{be['max']:.1f}" if be else "-",
+        f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}" if para else "-",
+        f"{total['invented_in_non_speech']['draft']}/{total['invented_in_non_speech']['bare']}", "", "",
+        style="bold",
+    )
+    Console(width=200).print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("talks", nargs="*", type=Path,
+                        help="talk folders (page.md, audio.ogg, truth.json); default: every talk in eval/talks and tests/fixtures/talks")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="only the talks with these names")
+    parser.add_argument("--config", help="a TOML overlay for the pipeline (passed as run --config); bare uses its settings too")
+    parser.add_argument("--model", help="model name or CTranslate2 folder (default: configs/default.toml's)")
+    parser.add_argument("--device", help="auto, cpu or cuda (default: the config's)")
+    parser.add_argument("--batch-size", type=int, help="batched inference size, 1 = sequential (default: the config's)")
+    parser.add_argument("--beam-size", type=int, help="beam size (default: the config's)")
+    parser.add_argument("--no-pipeline", action="store_true", help="score bare faster-whisper only")
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare faster-whisper baseline")
+    parser.add_argument("--work-dir", type=Path, default=REPO / "eval" / "work", help="pages, caches and reports of the runs (default: eval/work)")
+    parser.add_argument("--out", type=Path, default=REPO / "eval" / "results.json", help="JSON results (default: eval/results.json)")
+    args = parser.parse_args(argv)
+
+    talks = args.talks or evallib.default_talks()
+    if not args.talks and not any(evallib.EVAL_TALKS.glob("*/truth.json")):
+        print("note: eval/talks is not built (scripts/make_eval_set.py); scoring the committed test talk only", file=sys.stderr)
+    if args.only:
+        talks = [t for t in talks if t.name in set(args.only)]
+    bad = [t for t in talks if not (t / "truth.json").is_file()]
+    if bad or not talks:
+        parser.error(f"not a talk folder (no truth.json): {', '.join(map(str, bad))}" if bad else "no talks to score")
+
+    from pipeline.config import load_config
+
+    config = load_config(args.config)
+    config = config.replace("model", name=args.model, device=args.device)
+    config = config.replace("transcribe", batch_size=args.batch_size, beam_size=args.beam_size)
+    bare_settings = evallib.BareSettings.from_config(config)
+    bare_model = None if args.no_bare else evallib.load_bare_model(bare_settings)
+
+    results = []
+    for talk in talks:
+        print(f"{talk.name} ...", file=sys.stderr, flush=True)
+        results.append(evaluate_talk(talk, args, bare_model, bare_settings))
+    total = totals(results)
+    print_table(results, total)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    data = {"settings": {"pipeline_args": pipeline_args(args), "bare": vars(bare_settings), "normalizer": evallib.NORMALIZER},
+            "talks": results, "totals": total}
+    from pipeline.utils import atomic_write_text
+
+    atomic_write_text(args.out, json.dumps(data, indent=2) + "\n")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 1 if total.get("failed") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
