@@ -1,0 +1,114 @@
+"""Render aligned transcripts as the Markdown body of a page's Transcript section.
+
+CONTRACT (other modules rely on these names; keep them):
+
+- ``render_transcript(parts, *, model, date, flags=None) -> str``: ``parts`` is a
+  list of ``(video_url, label, Alignment)`` (or ``(video_url, label, Alignment,
+  flags)`` to give each video its own flags); ``flags`` is a list of ``(start,
+  end, reason)`` spans for a page with one video. Returns the body ("\\n" line
+  endings, ending in one "\\n"); ``pages.write_transcript`` wraps it in the
+  draft markers. No files are written here.
+- ``count_flags_per_chapter(alignment, flags) -> list[int]``: how many flags
+  render puts in each of ``alignment.chapters``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from .align import LEAD, SECTION, AlignedChapter, Alignment, Paragraph
+from .utils import format_timestamp
+
+Flag = tuple[float, float, str]  # (start, end, reason): a passage a human should check
+NO_SPEECH = "No speech in this part."
+
+
+def render_transcript(
+    parts: Sequence[tuple],
+    *,
+    model: str,
+    date: str,
+    flags: Sequence[Flag] | None = None,
+) -> str:
+    if flags and len(parts) != 1:
+        raise ValueError("flags= is for a page with one video; give each part its own flags as a 4th element")
+    any_flags = bool(flags) or any(len(p) > 3 and p[3] for p in parts)
+    check = "check names, punctuation and the passages marked [?]" if any_flags else "check names and punctuation"
+    blocks = [f"*Machine-generated draft (faster-whisper, model {_one_line(model)}, {date}) for human cleanup: {check}.*"]
+    for index, part in enumerate(parts, start=1):
+        url, label, alignment = part[0], part[1], part[2]
+        part_flags = list(part[3] or []) if len(part) > 3 else list(flags or [])
+        if len(parts) > 1:
+            name = f"Part {index} of {len(parts)}"
+            if label and _one_line(label).lower() != f"part {index}":
+                name += f": {_one_line(label)}"
+            blocks.append(f"**{name}** ({url})")
+        placed = _place_flags(alignment, part_flags)
+        for chapter, chapter_flags in zip(alignment.chapters, placed):
+            blocks.extend(_chapter_blocks(chapter, chapter_flags))
+    return "\n\n".join(blocks) + "\n"
+
+
+def count_flags_per_chapter(alignment: Alignment, flags: Sequence[Flag] | None) -> list[int]:
+    return [sum(len(v) for v in per_paragraph.values()) for per_paragraph in _place_flags(alignment, list(flags or []))]
+
+
+def _chapter_blocks(chapter: AlignedChapter, flags: dict[int, list[tuple[int, Flag]]]) -> list[str]:
+    blocks = []
+    if chapter.kind == SECTION:
+        blocks.append(f"### {format_timestamp(chapter.start)}")
+    elif chapter.kind != LEAD:
+        title = _one_line(chapter.title or "")
+        stamp = format_timestamp(chapter.start)
+        blocks.append(f"### {title} ({stamp})" if title else f"### {stamp}")
+    if not chapter.paragraphs:
+        blocks.append(f"*({chapter.note or NO_SPEECH})*")
+    for p, paragraph in enumerate(chapter.paragraphs):
+        blocks.append(_escape_line_start(_paragraph_text(paragraph, flags.get(p, []))))
+    return blocks
+
+
+def _place_flags(alignment: Alignment, flags: list[Flag]) -> list[dict[int, list[tuple[int, Flag]]]]:
+    """For each chapter: paragraph index -> [(index of the flagged span's last word, flag)]."""
+    placed: list[dict[int, list[tuple[int, Flag]]]] = [{} for _ in alignment.chapters]
+    for flag in sorted(flags, key=lambda f: f[0]):
+        start, end, _ = flag
+        last = None
+        for c, chapter in enumerate(alignment.chapters):
+            for p, paragraph in enumerate(chapter.paragraphs):
+                for w, word in enumerate(paragraph.words):
+                    if word.start < end and word.end > start:
+                        last = (c, p, w)
+        if last is not None:  # a span over no word (silence) has nothing to mark
+            c, p, w = last
+            placed[c].setdefault(p, []).append((w, flag))
+    return placed
+
+
+def _paragraph_text(paragraph: Paragraph, flags: list[tuple[int, Flag]]) -> str:
+    marks: dict[int, list[str]] = {}
+    for w, (start, _end, reason) in flags:
+        reason = _one_line(reason).replace("--", "-").replace(">", ")")  # must not end the comment
+        marks.setdefault(w, []).append(f" [?]<!-- check {format_timestamp(start)}: {reason} -->")
+    text = "".join(word.text + "".join(marks.get(w, [])) for w, word in enumerate(paragraph.words))
+    return _one_line(text)
+
+
+def _one_line(text: str) -> str:
+    """Page titles and model text are data: a newline in them must not start a new Markdown line."""
+    return " ".join(str(text).split())
+
+
+_BLOCK_START = re.compile(r"^(?:[#>*+=|-]|\d+[.)](?:\s|$)|```|~~~)")
+
+
+def _escape_line_start(text: str) -> str:
+    """A paragraph that begins like a heading, list or quote ("4. To eject ...") stays a paragraph."""
+    match = _BLOCK_START.match(text)
+    if not match:
+        return text
+    if match.group(0)[0].isdigit():
+        digits = re.match(r"\d+", text).group(0)
+        return digits + "\\" + text[len(digits) :]
+    return "\\" + text
