@@ -162,7 +162,7 @@ def _ffmpeg_failure(stderr: str) -> str:
         return "no audio stream"
     if "moov atom not found" in text:
         return "truncated or corrupt (moov atom not found)"
-    if "Invalid data found when processing input" in text:
+    if "Invalid data found when processing input" in text or "Error opening input" in text:
         # The line before "Error opening input" usually says what was wrong.
         first_error = next((i for i, line in enumerate(lines) if line.startswith("Error opening input")), 0)
         if first_error > 0 and not lines[first_error - 1].startswith(("Input #", "Duration")):

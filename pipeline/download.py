@@ -106,7 +106,7 @@ def media_key(url: str) -> str:
     A local file's key changes when the file does (its size and mtime are hashed in).
     """
     local = _local_path(url)
-    if local is not None and local.is_file():
+    if local is not None and _exists(local) and local.is_file():
         stat = local.stat()
         return "file-" + _digest(f"{local.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}")
     video_id = youtube_id(url)
@@ -117,11 +117,14 @@ def media_key(url: str) -> str:
 
 def youtube_id(url: str) -> str | None:
     """The 11-character video id of a YouTube URL (youtu.be, watch?v=, shorts, embed, live), else None."""
-    parts = urllib.parse.urlsplit(url.strip())
-    if parts.scheme not in ("http", "https", ""):
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        if parts.scheme not in ("http", "https", ""):
+            return None
+        if not parts.scheme:  # "youtu.be/ID" or "www.youtube.com/watch?v=ID" typed without a scheme
+            parts = urllib.parse.urlsplit("https://" + url.strip())
+    except ValueError:  # e.g. an unbalanced "[" read as an IPv6 address
         return None
-    if not parts.scheme:  # "youtu.be/ID" or "www.youtube.com/watch?v=ID" typed without a scheme
-        parts = urllib.parse.urlsplit("https://" + url.strip())
     host = (parts.hostname or "").removeprefix("www.")
     segments = [s for s in parts.path.split("/") if s]
     candidate = None
@@ -146,16 +149,26 @@ def _local_path(url: str) -> Path | None:
     """The file a ``file://`` URL or a plain path names; None for anything yt-dlp should fetch."""
     text = url.strip()
     if text.lower().startswith("file://"):
-        return Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path))
+        try:
+            return Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path))
+        except ValueError:
+            return Path(urllib.request.url2pathname(text[len("file://"):]))
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
         return None
-    path = Path(text).expanduser()
-    if path.exists() or text.startswith(("/", "./", "../", "~")) or re.match(r"^[A-Za-z]:[\\/]", text):
+    path = Path(os.path.expanduser(text))  # "~user" with no such user stays as it is
+    if _exists(path) or text.startswith(("/", "./", "../", "~")) or re.match(r"^[A-Za-z]:[\\/]", text):
         return path
     # "youtu.be/ID", "example.com/talk.mp3": a URL typed without its scheme.
     if re.match(r"^[^\s/]+\.[^\s/]+/", text):
         return None
     return path
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return False
 
 
 # -- the cache ---------------------------------------------------------------------------
@@ -171,7 +184,7 @@ def cached_media(url: str, cache_dir: str | Path) -> Media | None:
     """The finished download of ``url`` (or the local file it names), without any network access."""
     local = _local_path(url)
     if local is not None:
-        return _local_media(url, local) if local.is_file() else None
+        return _local_media(url, local) if _exists(local) and local.is_file() else None
     key = media_key(url)
     folder = media_dir(cache_dir, key)
     try:
@@ -246,7 +259,7 @@ def download(url: str, cache_dir: Path, options: DownloadOptions, *, progress: P
     """
     local = _local_path(url)
     if local is not None:
-        if not local.exists():
+        if not _exists(local):
             raise DownloadError(url, NO_SUCH_FILE)
         if not local.is_file():
             raise DownloadError(url, "not a file")

