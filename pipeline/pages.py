@@ -14,6 +14,13 @@ CONTRACT (other modules rely on these names; keep them):
 - ``read_transcript(path) -> str | None``: the draft body that write_transcript wrote
   (between the markers, "\n" line endings), or None.
 
+Also public: ``parse_page(text, path=..., source=None, root=None) -> Page`` (the
+parser without the file system; ``source`` enables the misc/ lookup) and
+``youtube_id(url) -> str | None``. A body is stored with a final newline, so
+``read_transcript`` returns ``body`` when it ends with "\n" (or is empty), else
+``body + "\n"``. Files over ``MAX_PAGE_BYTES`` (5 MB), with a NUL byte (binary) or
+not valid UTF-8 are refused with a ``PageError``; there is no lossy fallback.
+
 Draft markers (first and last line of what this tool writes in the section)::
 
     <!-- du-transcripts draft v1; model: tiny.en; date: 2026-11-22; sha256: <64 hex> -->
@@ -39,7 +46,9 @@ Decisions on the real repository's mess (see ``../shared/corpus/VARIANTS.md``):
 - What a human wrote: anything in the section other than blank lines, hashtag
   lines, an ``## Agenda``/``## Timestamps`` block (kept, and read as chapters), a
   fence holding only a chapter list, known placeholders, lone ``\\`` lines and
-  this tool's own draft. Raw YouTube captions and notes count as human text
+  this tool's own draft (an agenda ends at prose that does not continue a
+  chapter line; a whole-line ``[placeholder]`` is not human text). Raw YouTube
+  captions and notes count as human text
   (``has-transcript``); hashtags or an agenda alone leave the page
   ``needs-transcript`` with a warning, and are kept verbatim below the draft.
 - Videos: the ``Video`` label lines of Key Links, of the lines under the title
@@ -272,7 +281,7 @@ def _find_transcript_heading(lines: list[_Line]) -> int | None:
 
 _TIME = r"(?:\d{1,2}[:.]\d{2}(?:[:.]\d{2})?)"
 _CHAPTER_RE = re.compile(
-    r"^(?:[-*+]\s+)?\[?(?P<time>" + _TIME + r"|xx:xx(?::xx)?)\]?"
+    r"^(?:(?:[-*+]|\d{1,3}[.)])\s+)?(?:\*\*)?\[?(?P<time>" + _TIME + r"|xx:xx(?::xx)?)\]?(?:\([^)\s]*\))?(?:\*\*)?"
     r"(?:\s*(?:to|-|–|—)\s*\[?" + _TIME + r"\]?(?=[\s:]|$))?"
     r"(?=[\s:\-–—|]|$)\s*:?\s*(?P<sep>-+|–|—|\|)?\s*(?P<title>.*)$",
     re.IGNORECASE,
@@ -355,7 +364,8 @@ def _first_url(value: str) -> str | None:
 
 # --------------------------------------------------------------------------- sections
 
-_KEYLINKS_HEADINGS = re.compile(r"^(?:key\s+links|links|video\s+transcript|video\b.*|videos?\b.*)$", re.IGNORECASE)
+_KEYLINKS_HEADINGS = re.compile(r"^(?:(?:key|event|important)\s+links|links|video\s+transcript|videos?\b.*)$", re.IGNORECASE)
+_RESOURCE_HEADINGS = re.compile(r"resources|reference|related|further|other|chat|transcript", re.IGNORECASE)
 _CHAPTER_HEADINGS = re.compile(r"timestamps?|agenda|chapters|outline|contents", re.IGNORECASE)
 _VIDEO_LINE_RE = re.compile(
     r"^(?:[-*+]\s*)?(?:\*\*)?\s*videos?\b(?P<label>[^:\n]*?)(?:\*\*)?\s*(?::\s*|\s+(?=https?://))(?P<value>.*)$",
@@ -585,6 +595,7 @@ def _order_warnings(chapters: list[Chapter], where: str) -> list[str]:
 def _assign_blocks(videos: list[Video], blocks: list[_Block], where: str, warnings: list[str]) -> None:
     """Give each chapter list to the video it belongs to (label, nearby link, or order)."""
     indices = [_part_index(v.label or "") for v in videos]
+    ignored: list[str] = []
     for block in blocks:
         if block.placeholders:
             warnings.append(f"{where}: placeholder timestamp skipped ({block.placeholders})")
@@ -610,11 +621,14 @@ def _assign_blocks(videos: list[Video], blocks: list[_Block], where: str, warnin
         if target is None:
             target = next((v for v in videos if not v.chapters), None)
         if target is None or target.chapters:
-            label = f" ({block.name})" if block.name else ""
-            warnings.append(f"{where}: a further chapter list{label} ignored")
+            ignored.append(block.name)
             continue
         target.chapters = chapters
         warnings.extend(_order_warnings(chapters, where if len(videos) == 1 else f"{where} [{target.id or target.url}]"))
+    if len(ignored) == 1:
+        warnings.append(f"{where}: a further chapter list{f' ({ignored[0]})' if ignored[0] else ''} ignored")
+    elif ignored:
+        warnings.append(f"{where}: {len(ignored)} further chapter lists ignored")
 
 
 # --------------------------------------------------------------------------- videos
@@ -639,7 +653,9 @@ def _is_primary_section(name: str) -> bool:
 
 def _find_videos(lines: list[_Line], names: list[str], stop: int, title_words: set[str], warnings: list[str]) -> list[Video]:
     primary: list[Video] = []
-    secondary: list[Video] = []
+    secondary: list[Video] = []  # numbered "Video 2" lines elsewhere: parts when Key Links numbers its videos
+    secondary_all: list[Video] = []
+    secondary_at: list[int] = []
     for i in range(stop):
         ln = lines[i]
         if ln.fenced:
@@ -656,12 +672,21 @@ def _find_videos(lines: list[_Line], names: list[str], stop: int, title_words: s
         video = Video(url=url, id=youtube_id(url), label=label)
         if _is_primary_section(names[i]):
             primary.append(video)
-        elif label and _PART_NUM_RE.search(label):
+            continue
+        secondary_all.append(video)
+        secondary_at.append(i)
+        if label and _PART_NUM_RE.search(label):
             secondary.append(video)
     numbered = any(v.label and _part_index(v.label) for v in primary)
     videos = _dedupe(primary + (secondary if numbered else []))
 
     embeds = _find_embeds(lines, names, stop, warnings)
+    if not videos and not embeds:
+        # last resort: a Video line in a section that is not about other material
+        videos = _dedupe([v for v, i in zip(secondary_all, secondary_at) if not _RESOURCE_HEADINGS.search(names[i])])
+        if videos:
+            warnings.append("video taken from a Video line outside Key Links")
+        return videos
     if not videos:
         if embeds:
             warnings.append("video taken from the embed (no Video link)")
@@ -849,6 +874,7 @@ def _body_hash(body: str) -> str:
     return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
 
 
+_SECTION_PLACEHOLDER_RE = re.compile(r"^\[[^\]]{0,80}\]$|^(?:coming soon|tbd|todo|to do)\.?$", re.IGNORECASE)
 _ISSUE_92_RE = re.compile(r"^https?://github\.com/data-umbrella/event-transcripts/issues/92/?$")
 
 
@@ -863,7 +889,10 @@ def _classify_section(text: str, lines: list[_Line], head: int) -> _Section:
     first = next((i for i in range(head + 1, n) if lines[i].text.strip()), None)
     if first is not None:
         m = _DRAFT_START_RE.match(lines[first].text)
-        end = next((j for j in range(n - 1, first, -1) if lines[j].text.strip() == DRAFT_END), None) if m else None
+        ends = [j for j in range(first + 1, n) if lines[j].text.strip() == DRAFT_END] if m else []
+        # The end marker whose body matches the hash (a body may quote the marker); else the last one.
+        end = next((j for j in ends if _body_hash(_draft_body(text, lines, first, j)) == m.group("sha")),
+                   ends[-1] if ends else None)
         if m and end is not None:
             edited = _body_hash(_draft_body(text, lines, first, end)) != m.group("sha")
             draft = DraftInfo(model=m.group("model"), date=m.group("date"), edited=edited)
@@ -873,10 +902,12 @@ def _classify_section(text: str, lines: list[_Line], head: int) -> _Section:
     sec = _Section(kind=kind, rest=_split_lines(text[rest_from:]), draft=draft, draft_lines=draft_lines)
     human = False
     in_agenda = False
+    after_chapter = False  # the line above is a chapter line: the next may continue its title
     fence_verdicts: dict[int, bool] = {}
     for i, ln in enumerate(sec.rest):
         s = _clean(ln.text).strip()
         if not s or s == "\\" or (s.startswith("<!--") and s.endswith("-->")):
+            after_chapter = after_chapter and s == "\\"
             continue
         if ln.fenced:
             if ln.fence_id not in fence_verdicts:
@@ -893,10 +924,16 @@ def _classify_section(text: str, lines: list[_Line], head: int) -> _Section:
                 sec.kept_agenda = True
                 continue
         if in_agenda:
-            continue
+            if _chapter_line(s) is not None:
+                after_chapter = True
+                continue
+            if after_chapter or _HASHTAG_LINE_RE.match(s) or _is_label(s):
+                after_chapter = False
+                continue
+            in_agenda = False  # prose after the list: a transcript, not part of the agenda
         if _HASHTAG_LINE_RE.match(s):
             sec.kept_tags = True
-        elif _PLACEHOLDER_RE.search(s) or _ISSUE_92_RE.match(s):
+        elif _PLACEHOLDER_RE.search(s) or _SECTION_PLACEHOLDER_RE.match(s) or _ISSUE_92_RE.match(s):
             sec.kept_other = True
         else:
             human = True
@@ -1207,6 +1244,8 @@ def write_transcript(path: str | Path, body: str, *, model: str, date: str, repl
     for name, value in (("model", model), ("date", date)):
         if not _MARKER_VALUE_RE.match(value) or "--" in value:
             raise PageError(path, f"{name} {value!r} cannot go into the draft marker")
+    if "\x00" in body:
+        raise PageError(path, "the transcript body holds NUL bytes; not written")
     text = _read_text(path, path)
     lines = _split_lines(text)
     head = _find_transcript_heading(lines)

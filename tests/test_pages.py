@@ -180,6 +180,19 @@ def test_time_forms_and_sub_chapters(tmp_path):
     ]
 
 
+def test_description_style_times(tmp_path):
+    text = HEAD + "- Video: https://youtu.be/Hd4Ks7Lp0Qw\n\n## Chapters\n" + (
+        "[00:00](https://youtu.be/Hd4Ks7Lp0Qw?t=0) Intro\n**05:10** Bold\n1. 07:00 Numbered\n* 08:00 Star\n") + "\n## Transcript\n"
+    chapters = page(tmp_path, text).videos[0].chapters
+    assert [(c.start, c.title) for c in chapters] == [(0, "Intro"), (310, "Bold"), (420, "Numbered"), (480, "Star")]
+
+
+def test_video_line_outside_key_links_is_a_last_resort(tmp_path):
+    text = "# Ada Lovelace: Engines\n\n## About the Event\nVideo: https://youtu.be/Hd4Ks7Lp0Qw\n\n" \
+           "## Resources\n- Video: https://youtu.be/Zk9Wp3Qa1Bc\n\n## Transcript\n"
+    assert ids(page(tmp_path, text)) == [("Hd4Ks7Lp0Qw", 0)]
+
+
 def test_placeholders_are_not_chapters(tmp_path):
     base = HEAD + "- Video: https://youtu.be/Hd4Ks7Lp0Qw\n\n"
     p = page(tmp_path, base + "```\n## Timestamps\n00:00 Intro\n04:00 Talk\n15:00 Help us add timestamps\n```\n## Transcript\n")
@@ -296,6 +309,8 @@ def test_misc_companion_is_matched_safely(tmp_path):
     ("\n\n", NEEDS_TRANSCRIPT),
     ("\n#python #webapp #django\n", NEEDS_TRANSCRIPT),
     ("\n## Agenda\n00:00:00 Intro\n\\\n00:02:40 Agenda\n", NEEDS_TRANSCRIPT),
+    ("\n## Agenda\n00:00:00 Intro\n\nHello everybody and welcome to the webinar.\n", HAS_TRANSCRIPT),
+    ("\n[needs a transcriber]\n", NEEDS_TRANSCRIPT),
     ("(it is not a transcript but the slides contain my notes)\n", HAS_TRANSCRIPT),
     ("\nhey everybody welcome to a data umbrella\nwebinar\n[Music]\n", HAS_TRANSCRIPT),
     ("\n## Intro (0:00)\nOkay, so it says it's ready.\n", HAS_TRANSCRIPT),
