@@ -352,6 +352,19 @@ def youtube_id(url: str) -> str | None:
     return None
 
 
+# A local media file named on a Key Links Video line (relative to the page, or
+# absolute): how the bundled example and offline recordings link their audio.
+_LOCAL_MEDIA_RE = re.compile(
+    r"^(?:file://)?(?P<path>(?:\.{0,2}/)?[\w./-]+\.(?:mp3|m4a|aac|ogg|opus|oga|flac|wav|webm|mp4|mkv|mov))$",
+    re.IGNORECASE,
+)
+
+
+def _local_media(value: str) -> str | None:
+    m = _LOCAL_MEDIA_RE.match(value.strip())
+    return m.group(0) if m else None
+
+
 def _first_url(value: str) -> str | None:
     m = _URL_RE.search(value)
     if not m:
@@ -665,6 +678,8 @@ def _find_videos(lines: list[_Line], names: list[str], stop: int, title_words: s
         if not m:
             continue
         url = _first_url(m.group("value"))
+        if not url and _is_primary_section(names[i]):
+            url = _local_media(m.group("value"))
         if not url:
             continue
         label_text = re.sub(r"\s+", " ", m.group("label")).strip()

@@ -293,7 +293,7 @@ class Runner:
         """Download and prepare one video, unless its transcription is already cached."""
         outcome = VideoOutcome(url=video.url)
         try:
-            key = download_stage.media_key(video.url)
+            key = download_stage.media_key(media_location(page, video))
         except Exception as e:
             return _Fetched(video, outcome, Path(), error=f"download: {_one_line(e)}")
         outcome.key = key
@@ -309,7 +309,7 @@ class Runner:
                 self.observer.stage(page, "download", video.url)
                 t0 = time.perf_counter()
                 media = download_stage.download(
-                    video.url, self.cache.root, self.config.download,
+                    media_location(page, video), self.cache.root, self.config.download,
                     progress=lambda done, total: self.observer.transfer(key, "download", done, total),
                 )
                 fetched.timings["download"] = time.perf_counter() - t0
@@ -389,8 +389,16 @@ class Runner:
     def model(self):
         with self._model_lock:
             if self._model is None:
-                self._model = transcribe_stage.load_model(self.config.model)
+                self._model = transcribe_stage.load_model(self.config.model, batch_size=self.config.transcribe.batch_size)
             return self._model
+
+
+def media_location(page: pages_mod.Page, video: pages_mod.Video) -> str:
+    """The URL to download, or a local file's path (relative paths are relative to the page)."""
+    if "://" in video.url or page.source is None:
+        return video.url
+    path = Path(video.url).expanduser()
+    return str(path if path.is_absolute() else (Path(page.source).parent / path).resolve())
 
 
 def run_batch(paths: Iterable[str | Path], config: Config, *, cache_dir: str | Path | None = None,
@@ -423,14 +431,14 @@ def plan(paths: Iterable[str | Path], config: Config, *, cache_dir: str | Path |
         videos = []
         for video in page.videos:
             try:
-                key = download_stage.media_key(video.url)
+                key = download_stage.media_key(media_location(page, video))
             except Exception:
                 videos.append({"url": video.url, "key": None, "media": False, "audio": False, "transcript": False})
                 continue
             videos.append({
                 "url": video.url,
                 "key": key,
-                "media": download_stage.cached_media(video.url, cache.root) is not None,
+                "media": download_stage.cached_media(media_location(page, video), cache.root) is not None,
                 "audio": cache.audio_path(key).is_file(),
                 "transcript": transcribe_stage.read_cached(cache.transcript_path(key, fingerprint)) is not None,
             })

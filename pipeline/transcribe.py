@@ -582,3 +582,19 @@ def transcribe(
         payload = {"fingerprint": fingerprint, **result.to_json()}
         atomic_write_text(cache_path, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
     return result
+
+
+def read_cached(cache_path: str | Path, fingerprint: str | None = None) -> Transcription | None:
+    """A cached transcription, or None if missing, corrupt or (given ``fingerprint``) made otherwise.
+
+    Needs no audio: a run can skip downloading a video whose transcription is done.
+    """
+    try:
+        data = json.loads(Path(cache_path).read_text(encoding="utf-8"))
+        if fingerprint is not None and data.get("fingerprint") != fingerprint:
+            return None
+        return Transcription.from_json(data)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):  # corrupt or foreign: never trusted
+        return None
