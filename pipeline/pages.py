@@ -1081,12 +1081,21 @@ def _companion_chapters(page_path: Path, root: Path | None, videos: list[Video],
 # --------------------------------------------------------------------------- parsing a page
 
 
-def _not_an_event_reason(path: Path, source: Path | None, title: str) -> str | None:
+# Repository documents that are never events, and unnumbered drafts such as "x201-some-talk.md".
+_NON_EVENT_NAME_RE = re.compile(
+    r"^(?:readme|contributing|completed|event-listings?|index|license|changelog|code_of_conduct)\b|^[a-z]{1,3}\d",
+    re.IGNORECASE,
+)
+
+
+def _not_an_event_reason(path: Path, source: Path | None, title: str, has_transcript_heading: bool) -> str | None:
     name = path.name.lower()
     folders = [p.lower() for p in path.parts[:-1]] + ([source.parent.name.lower()] if source is not None else [])
     if "misc" in folders:
         return "a companion draft in misc/"
-    if not name[:1].isdigit():
+    # Event pages in the repository are numbered; an unnumbered page (a user's own,
+    # say) counts only when it has a Transcript heading and is no known document.
+    if not name[:1].isdigit() and (_NON_EVENT_NAME_RE.match(name) or not has_transcript_heading):
         return "not a numbered event page"
     if "template" in name:
         return "a template"
@@ -1108,7 +1117,7 @@ def parse_page(text: str, *, path: str | Path = "page.md", source: Path | None =
     page.tags = _find_tags(lines)
     page.speakers = _find_speakers(title, lines, names, stop)
 
-    reason = _not_an_event_reason(path, source, title)
+    reason = _not_an_event_reason(path, source, title, head is not None)
     if reason:
         page.warnings.append(reason)
         return page

@@ -485,3 +485,14 @@ def test_cli_reports_bad_pages_without_a_traceback(tmp_path):
     assert table.returncode == 0 and "Traceback" not in table.stderr
     assert "1 pages, 1 need a transcript, 1 unreadable" in table.stdout
     assert "[italic]odd" in table.stdout.replace("\n", "").replace("│", "").replace(" ", "")
+
+
+def test_unnumbered_page_with_a_transcript_heading_is_an_event_but_repo_documents_are_not(tmp_path):
+    text = "# Jane Doe: A talk\n\n## Key Links\n- Video: https://youtu.be/Hd4Ks7Lp0Qw\n\n## Transcript\n"
+    for name, state in [("my-talk.md", pages.NEEDS_TRANSCRIPT), ("page.md", pages.NEEDS_TRANSCRIPT),
+                        ("README.md", pages.NOT_AN_EVENT), ("x201-some-talk.md", pages.NOT_AN_EVENT),
+                        ("CONTRIBUTING.md", pages.NOT_AN_EVENT)]:
+        (tmp_path / name).write_text(text)
+        assert pages.read_page(tmp_path / name).state == state, name
+    (tmp_path / "notes.md").write_text("# Notes\n\n- Video: https://youtu.be/Hd4Ks7Lp0Qw\n")
+    assert pages.read_page(tmp_path / "notes.md").state == pages.NOT_AN_EVENT
