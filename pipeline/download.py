@@ -88,7 +88,7 @@ class Media:
     path: Path  # the downloaded (or local) media file
     title: str | None = None
     duration: float | None = None
-    from_cache: bool = False  # True when no byte was fetched (a finished download reused)
+    from_cache: bool = False  # True when nothing was fetched: a finished download reused, or a local file
 
 
 # -- keys --------------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def cached_media(url: str, cache_dir: str | Path) -> Media | None:
 
 
 def _local_media(url: str, path: Path) -> Media:
-    return Media(url=url, key=media_key(url), path=path.resolve(), title=path.stem)
+    return Media(url=url, key=media_key(url), path=path.resolve(), title=path.stem, from_cache=True)
 
 
 def _write_record(folder: Path, media: Media) -> None:
@@ -353,6 +353,7 @@ def _ydl_options(options: DownloadOptions, folder: Path, progress: Progress | No
         "retries": max(0, options.retries),
         "fragment_retries": max(0, options.retries),
         "socket_timeout": options.socket_timeout,
+        "js_runtimes": _js_runtimes(),
         "progress_hooks": [_progress_hook(progress)] if progress else [],
         **_cli_options(options),
     }
@@ -361,6 +362,17 @@ def _ydl_options(options: DownloadOptions, folder: Path, progress: Progress | No
     if options.sleep_interval > 0:
         ydl_options["sleep_interval"] = options.sleep_interval
     return ydl_options
+
+
+def _js_runtimes() -> dict:
+    """YouTube's formats hide behind JavaScript challenges that yt-dlp solves with a JS
+    runtime: the Deno binary from the ``deno`` wheel, else whatever yt-dlp finds on PATH."""
+    try:
+        import deno
+
+        return {"deno": {"path": deno.find_deno_bin()}}
+    except (ImportError, OSError, RuntimeError):
+        return {"deno": {}, "node": {}}
 
 
 def _cli_options(options: DownloadOptions) -> dict:

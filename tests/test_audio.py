@@ -34,12 +34,16 @@ def jfk_reference(jfk_flac, tmp_path_factory) -> np.ndarray:
 
 
 def similarity(samples: np.ndarray, reference: np.ndarray, max_lag: int = 1600) -> float:
-    """Best normalised correlation of two recordings within +-0.1 s (codecs add a little delay)."""
-    n = min(len(samples), len(reference)) - 2 * max_lag
-    core = reference[max_lag : max_lag + n]
-    scores = np.correlate(samples[: n + 2 * max_lag], core, mode="valid")
-    norms = np.sqrt(np.convolve(samples[: n + 2 * max_lag] ** 2, np.ones(n), mode="valid")) * np.linalg.norm(core)
-    return float(np.max(scores / np.maximum(norms, 1e-9)))
+    """Normalised correlation of two recordings at their best alignment within +-0.1 s
+    (codecs add a little delay)."""
+    n = 1 << (len(samples) + len(reference)).bit_length()
+    cross = np.fft.irfft(np.fft.rfft(samples, n) * np.conj(np.fft.rfft(reference, n)), n)
+    lags = np.r_[0 : max_lag + 1, -max_lag:0]
+    lag = int(lags[np.argmax(cross[lags])])
+    a, b = (samples[lag:], reference) if lag >= 0 else (samples, reference[-lag:])
+    m = min(len(a), len(b))
+    a, b = a[:m], b[:m]
+    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-9))
 
 
 def assert_prepared(path: Path, seconds: float) -> None:

@@ -284,7 +284,7 @@ def test_local_paths_and_file_urls_are_used_in_place(speech_media, tmp_path):
     source = speech_media / "jfk.m4a"
     for url in (str(source), source.as_uri()):
         media = download(url, tmp_path / "cache", options())
-        assert media.path == source.resolve() and media.key.startswith("file-")
+        assert media.path == source.resolve() and media.key.startswith("file-") and media.from_cache
         assert cached_media(url, tmp_path / "cache") == media
     assert not (tmp_path / "cache").exists()  # nothing copied, nothing created
     assert prepare(media.path, tmp_path / "key.wav").duration == pytest.approx(JFK_SECONDS, abs=0.06)
