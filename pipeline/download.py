@@ -446,7 +446,10 @@ def _tell_retry(state: tenacity.RetryCallState) -> None:
 # Patterns of yt-dlp's (and YouTube's) error text, lower-cased, tried in this order.
 # Text matters because yt-dlp's downloader reports some failures as a message only.
 _TEXT_RULES: list[tuple[str, str, type[DownloadError]]] = [
-    (r"not a bot|try again later|rate-limit|too many requests|http error 429", RATE_LIMITED, RateLimitedError),
+    # YouTube answers a busy client with "Sign in to confirm you're not a bot" or
+    # "This content isn't available" (sometimes "..., try again later").
+    (r"not a bot|content isn.t available|try again later|rate-limit|too many requests|http error 429",
+     RATE_LIMITED, RateLimitedError),
     (r"requested format is not available", "no format matches the configured [download] format", DownloadError),
     (r"private video|video is private", PRIVATE, DownloadError),
     (r"confirm your age|age-restricted", "age-restricted video: pass --cookies of a signed-in account", DownloadError),

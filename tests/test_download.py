@@ -228,14 +228,27 @@ def test_a_failed_download_is_one_line_and_leaves_no_entry(media_server, tmp_pat
     assert media_server.hits["/" + path] == (3 if path == "status/500" else 1)
 
 
-def test_rate_limiting_backs_off_then_says_how_to_slow_down(media_server, tmp_path):
+def retry_waits(caplog) -> list[float]:
+    return [float(m) for m in re.findall(r"retrying in ([\d.]+) s", caplog.text)]
+
+
+def test_rate_limiting_backs_off_longer_then_says_how_to_slow_down(media_server, tmp_path, caplog):
+    caplog.set_level("WARNING", logger="pipeline.download")
     url = media_server.url("status/429")
     with pytest.raises(RateLimitedError) as caught:
-        download(url, tmp_path, options(retries=1))
+        download(url, tmp_path, options(retries=2, retry_wait=0.01))
     message = one_line(caught.value)
     assert message == f"{RATE_LIMITED} ({url})"
     assert "--sleep-requests" in message and "--cookies" in message
-    assert media_server.hits["/status/429"] == 2
+    assert media_server.hits["/status/429"] == 3
+    assert retry_waits(caplog) == [0.04, 0.08]  # 4x the back-off of a network hiccup
+
+
+def test_transient_errors_back_off_exponentially(media_server, tmp_path, caplog):
+    caplog.set_level("WARNING", logger="pipeline.download")
+    with pytest.raises(DownloadError):
+        download(media_server.url("status/503"), tmp_path, options(retries=3, retry_wait=0.01))
+    assert retry_waits(caplog) == [0.01, 0.02, 0.04]
 
 
 def test_a_playlist_is_refused_before_anything_is_fetched(media_server, tmp_path):
@@ -328,3 +341,49 @@ def test_pacing_and_speed_options_reach_yt_dlp(media_server, speech_media, tmp_p
         options(rate_limit="4M", sleep_requests=0.05, sleep_interval=0.05, cookies=str(cookies)),
     )
     assert media.path.read_bytes() == (speech_media / "jfk.ogg").read_bytes()
+
+
+# -- YouTube's answers (YouTube is out of reach here: its real error texts, in yt-dlp's real classes) --
+
+
+def _youtube_failure(message: str) -> Exception:
+    """What YoutubeDL raises when its YouTube extractor gives up with ``message``."""
+    import yt_dlp
+
+    try:
+        raise yt_dlp.utils.ExtractorError(message, expected=True, video_id="8xqnvCaJ3kc", ie="youtube")
+    except yt_dlp.utils.ExtractorError as e:
+        return yt_dlp.utils.DownloadError(f"ERROR: {e.msg}", sys.exc_info())
+
+
+@pytest.mark.parametrize(
+    "message, reason, error_class",
+    [
+        ("Private video. Sign in if you've been granted access to this video. Use --cookies-from-browser or "
+         "--cookies for the authentication.", "private video", DownloadError),
+        ("Video unavailable. This video has been removed by the uploader", "video unavailable or removed",
+         DownloadError),
+        ("Video unavailable", "video unavailable or removed", DownloadError),
+        ("This video is no longer available because the YouTube account associated with this video has been "
+         "terminated.", "video unavailable or removed", DownloadError),
+        ("Sign in to confirm you\u2019re not a bot. Use --cookies-from-browser or --cookies for the authentication.",
+         RATE_LIMITED, RateLimitedError),
+        ("Video unavailable. This content isn't available.", RATE_LIMITED, RateLimitedError),
+        ("This content isn't available, try again later. The current session has been rate-limited by YouTube "
+         "for up to an hour.", RATE_LIMITED, RateLimitedError),
+        ("Sign in to confirm your age. This video may be inappropriate for some users.",
+         "age-restricted video: pass --cookies of a signed-in account", DownloadError),
+        ("Requested format is not available. Use --list-formats for a list of available formats",
+         "no format matches the configured [download] format", DownloadError),
+        ("Join this channel to get access to members-only content like this video, and other exclusive perks.",
+         "Join this channel to get access to members-only content like this video, and other exclusive perks.",
+         DownloadError),
+    ],
+)
+def test_youtube_answers_become_one_line_reasons(message, reason, error_class):
+    from pipeline.download import _classify
+
+    url = "https://www.youtube.com/watch?v=8xqnvCaJ3kc"
+    error = _classify(url, _youtube_failure(message))
+    assert type(error) is error_class
+    assert error.reason == reason and one_line(error) == f"{reason} ({url})"
