@@ -11,6 +11,8 @@ CONTRACT (other modules rely on these names; keep them):
   video, not media, rate limited -> ``RateLimitedError``, a subclass).
 - ``cached_media(url, cache_dir) -> Media | None``: the finished download (or the
   local file) if there is one, without any network access.
+- ``check_options(options)``: ConfigError for cookies / browser / rate limit values
+  yt-dlp would refuse, so a batch can stop before its first download.
 
 Cache layout: ``cache_dir/media/<key>/`` holds ``media.<ext>`` and
 ``download.json``, the record of a finished download, written atomically and
@@ -364,6 +366,11 @@ def _ydl_options(options: DownloadOptions, folder: Path, progress: Progress | No
     return ydl_options
 
 
+def check_options(options: DownloadOptions) -> None:
+    """Raise ConfigError for a cookies file, browser or speed cap yt-dlp would refuse (call once per batch)."""
+    _cli_options(options)
+
+
 def _js_runtimes() -> dict:
     """YouTube's formats hide behind JavaScript challenges that yt-dlp solves with a JS
     runtime: the Deno binary from the ``deno`` wheel, else whatever yt-dlp finds on PATH."""
@@ -394,7 +401,8 @@ def _cli_options(options: DownloadOptions) -> dict:
     try:
         parsed = yt_dlp.parse_options(argv).ydl_opts
     except (Exception, SystemExit) as e:  # optparse reports bad values by exiting
-        raise ConfigError(f"[download] {_last_line(str(e))}") from None
+        reason = re.sub(r"^.*?error:\s*", "", _last_line(str(e)))  # drop optparse's "prog: error: "
+        raise ConfigError(f"[download] {reason}") from None
     return {name: parsed[name] for name in ("cookiefile", "cookiesfrombrowser", "ratelimit") if parsed.get(name)}
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 import wave
 from pathlib import Path
 
@@ -155,3 +157,15 @@ def test_read_window_reads_only_the_asked_seconds(speech_media, jfk_reference, t
     whole = read_window(prepared.path)
     assert np.array_equal(window, whole[2 * SAMPLE_RATE : int(3.5 * SAMPLE_RATE)])
     assert len(read_window(prepared.path, 10.5, 99.0)) == int(0.5 * SAMPLE_RATE)
+
+
+def test_a_killed_runs_temp_file_is_never_used_and_later_swept(speech_media, tmp_path):
+    out = tmp_path / "key.wav"
+    stale = tmp_path / ".key.wav.k1ll3d.tmp"  # what a prepare killed mid-decode leaves
+    stale.write_bytes(b"RIFF" + b"\0" * 100)
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    fresh = tmp_path / ".key.wav.running.tmp"  # another process may still be writing this one
+    fresh.write_bytes(b"RIFF")
+    prepared = prepare(speech_media / "jfk.mp3", out)
+    assert not prepared.from_cache and is_prepared_wav(out)
+    assert not stale.exists() and fresh.exists()

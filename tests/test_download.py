@@ -30,6 +30,7 @@ from pipeline.download import (
     DownloadError,
     RateLimitedError,
     cached_media,
+    check_options,
     download,
     media_dir,
     media_key,
@@ -322,9 +323,17 @@ def test_a_missing_local_file_is_a_clear_error(tmp_path, url):
 
 
 def test_a_bad_rate_limit_is_a_config_error(media_server, tmp_path):
-    with pytest.raises(ConfigError, match="rate"):
+    with pytest.raises(ConfigError, match=r'^\[download\] invalid rate limit "fast" given$'):
+        check_options(options(rate_limit="fast"))
+    with pytest.raises(ConfigError, match="rate limit"):
         download(media_server.url("jfk.mp3"), tmp_path, options(rate_limit="fast"))
     assert media_server.hits["/jfk.mp3"] == 0
+
+
+def test_an_unknown_browser_is_a_config_error():
+    with pytest.raises(ConfigError, match="unsupported browser"):
+        check_options(options(cookies_from_browser="netscape"))
+    check_options(options(cookies_from_browser="firefox", rate_limit="2M"))  # valid: no error
 
 
 def test_a_missing_cookie_file_is_a_config_error(media_server, tmp_path):
