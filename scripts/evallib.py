@@ -15,14 +15,15 @@ How each figure is measured (the README of the evaluation, in short):
   is spoken in. The draft's words (in order, all chapters together) are aligned
   to the reference's by edit distance (jiwer); a matched or substituted word
   takes its reference word's chapter, an inserted word that of the nearer
-  reference neighbour. The share is the part of the draft's words whose draft
-  chapter (found by its heading's title) is that chapter.
+  reference neighbour (either, on a tie). The share is the part of the draft's
+  words whose draft chapter (found by its heading's title) is that chapter.
 - **Boundary error**: the draft's Markdown carries no audio times, so a draft
-  chapter's boundary is the time at which the reference word aligned to its
-  first word is spoken (word times interpolated inside each utterance by
-  character length; an utterance's first word starts exactly at its start). A
-  chapter put exactly where it begins scores 0 s; one that starts two words late
-  scores the time those words take.
+  chapter's boundary is the time at which the reference word matched to its
+  first matched word is spoken (word times interpolated inside each utterance
+  by character length; an utterance's first word starts exactly at its start;
+  invented words have no time and are passed over). A chapter put exactly where
+  it begins scores 0 s; one that starts two words late scores the time those
+  words take. A true chapter with no draft heading has no boundary (None).
 - **Paragraph lengths**: words (whitespace-separated) per draft paragraph.
 - **Invented words in silence or music**: draft words inserted (matched to no
   reference word) between two reference words that have a music, noise or
@@ -273,14 +274,18 @@ def align_to_reference(reference: list[str], hypothesis: list[str]) -> list[tupl
     return out
 
 
-def _nearest_reference(hyp_index: int, alignment: list[tuple[int | None, int, int]], n_ref: int) -> int | None:
-    """The reference word a hypothesis word stands for: its match, or the nearer neighbour of an insertion."""
+def _nearest_references(hyp_index: int, alignment: list[tuple[int | None, int, int]], n_ref: int) -> list[int]:
+    """The reference word(s) a hypothesis word stands for.
+
+    A matched or substituted word: its reference word. An inserted word: the
+    nearer of its two reference neighbours, counted by position inside its run
+    of insertions; both on a tie (either chapter is then right for it).
+    """
     matched, before, after = alignment[hyp_index]
     if matched is not None:
-        return matched
+        return [matched]
     if n_ref == 0:
-        return None
-    # Position inside the run of insertions decides which neighbour is nearer.
+        return []
     run_start = hyp_index
     while run_start > 0 and alignment[run_start - 1][0] is None and alignment[run_start - 1][1] == before:
         run_start -= 1
@@ -288,9 +293,13 @@ def _nearest_reference(hyp_index: int, alignment: list[tuple[int | None, int, in
     while run_end + 1 < len(alignment) and alignment[run_end + 1][0] is None and alignment[run_end + 1][1] == before:
         run_end += 1
     to_before, to_after = hyp_index - run_start + 1, run_end - hyp_index + 1
-    if before < 0 or (after < n_ref and to_after < to_before):
-        return min(max(after, 0), n_ref - 1)
-    return min(before, n_ref - 1)
+    if before < 0:
+        return [min(after, n_ref - 1)]
+    if after >= n_ref:
+        return [before]
+    if to_before == to_after:
+        return [before, after]
+    return [before] if to_before < to_after else [after]
 
 
 def _title_key(title: str | None) -> str:
@@ -334,16 +343,21 @@ def score_chapters(truth: Truth, draft: list[DraftChapter]) -> ChapterScore:
         hyp += words
         hyp_draft_chapter += [label] * len(words)
     alignment = align_to_reference([w.text for w in ref], hyp)
-    in_chapter = 0
-    for k in range(len(hyp)):
-        r = _nearest_reference(k, alignment, len(ref))
-        if r is not None and hyp_draft_chapter[k] is not None and ref[r].chapter == hyp_draft_chapter[k]:
-            in_chapter += 1
+    in_chapter = sum(
+        hyp_draft_chapter[k] is not None
+        and any(ref[r].chapter == hyp_draft_chapter[k] for r in _nearest_references(k, alignment, len(ref)))
+        for k in range(len(hyp))
+    )
     errors: list[float | None] = []
     for c in range(1, len(truth.chapters)):
+        # The chapter's first word that matches a reference word: an invented word has no time of its own.
         k = first_word_of.get(c)
-        r = _nearest_reference(k, alignment, len(ref)) if k is not None else None
-        errors.append(None if r is None else abs(ref[r].start - truth.chapters[c].start))
+        while k is not None and k < len(hyp) and hyp_draft_chapter[k] == c and alignment[k][0] is None:
+            k += 1
+        if k is None or k >= len(hyp) or hyp_draft_chapter[k] != c:
+            errors.append(None)
+        else:
+            errors.append(abs(ref[alignment[k][0]].start - truth.chapters[c].start))
     return ChapterScore(len(hyp), in_chapter, errors)
 
 

@@ -386,7 +386,7 @@ EVAL_SET = [
     TalkSpec(
         name="contributing-8min",
         title="Andreas Mueller:  Crash Course in Contributing to scikit-learn",
-        sources=["05-andreas-mueller-contributing.md"], minutes=8, chapters=8,
+        sources=["05-andreas-mueller-contributing.md"], minutes=8.8, chapters=8,
         voices={"*": "piper-joe"},
         seed=5, description="held-out 8-minute talk for bench.py",
     ),
@@ -691,7 +691,9 @@ def page_offsets(chapters: list[dict], rng: random.Random) -> None:
 
 def write_page(truth: Truth, path: Path) -> None:
     """An event page in the house layout of the newer pages (2022/2024), with an empty Transcript."""
-    speakers = ", ".join(s for s in truth.voices if s not in ("host", "speaker", "asterisk")) or "the speaker"
+    speakers = ", ".join(s for s in truth.voices if s not in ("host", "speaker", "asterisk"))
+    voices = len(set(truth.voices.values()))
+    spoken_by = f"{speakers} ({voices} voices)" if speakers else f"{voices} voice(s)"
     lines = [
         f"# {truth.title}",
         "",
@@ -703,7 +705,7 @@ def write_page(truth: Truth, path: Path) -> None:
         "- Transcriber:  ? [needs a transcriber]",
         "",
         "## About the Event",
-        f"A test talk for du-transcripts, spoken by {speakers} ({truth.description}).",
+        f"A test talk for du-transcripts, spoken by {spoken_by}: {truth.description}.",
         "",
     ]
     if truth.page_has_chapters:

@@ -116,6 +116,14 @@ def test_words_moved_across_a_boundary_are_counted_and_timed(truth):
     assert score.boundary_errors[2:] == [0.0] * (len(truth.chapters) - 3)
 
 
+def test_a_word_invented_at_a_boundary_neither_moves_it_nor_counts_against_it(truth):
+    chapters = perfect_draft(truth)
+    chapters[2] = (chapters[2][0], "Zebra " + chapters[2][1])
+    score = evallib.score_chapters(truth, evallib.parse_draft(draft_of(chapters)))
+    assert score.boundary_errors[1] == 0.0
+    assert score.in_true_chapter == score.words
+
+
 def test_a_missing_chapter_heading_has_no_boundary_and_loses_its_words(truth):
     chapters = perfect_draft(truth)
     merged = [chapters[0], (chapters[1][0], chapters[1][1] + " " + chapters[2][1]), *chapters[3:]]
