@@ -162,7 +162,10 @@ class _Handler(BaseHTTPRequestHandler):
         status = re.fullmatch(r"/status/(\d{3})", path)
         if status:
             code = int(status.group(1))
-            body = f"{code} {HTTPStatus(code).phrase}\n".encode() if code in HTTPStatus._value2member_map_ else b""
+            try:
+                body = f"{code} {HTTPStatus(code).phrase}\n".encode()
+            except ValueError:  # a code with no standard phrase
+                body = f"{code}\n".encode()
             self._send_bytes(code, body, "text/plain; charset=utf-8", send_body)
             return
         if path == "/page.html":
