@@ -152,11 +152,15 @@ def run(
     )
     selection = Selection(force=force or config.run.force, limit=limit, shard=_parse_shard(shard), dry_run=dry_run)
     show_progress = not (quiet or as_json or dry_run) and err_console.is_terminal
-    if show_progress:
-        with RichObserver(err_console) as observer:
-            result = run_batch(paths, config, selection=selection, observer=observer)
-    else:
-        result = run_batch(paths, config, selection=selection)
+    try:
+        if show_progress:
+            with RichObserver(err_console) as observer:
+                result = run_batch(paths, config, selection=selection, observer=observer)
+        else:
+            result = run_batch(paths, config, selection=selection)
+    except ConfigError as e:
+        err_console.print(f"[red]config error[/red] {e}", highlight=False)
+        raise typer.Exit(2)
     data = result.to_json()
     if report:
         from .utils import atomic_write_text

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
+import os
 import threading
 import time
 from collections import deque
@@ -34,6 +36,12 @@ from .cache import Cache
 from .config import Config
 
 STAGES = ("download", "prepare", "transcribe", "align", "write")
+
+# Set to a file name, every stage's start and end is appended there as a JSON line
+# ({"t", "pid", "event", "stage", "page", "key", ...}): how the tests see where a run is
+# (to kill it mid-stage) and count model calls across runs, and how the batch benchmark
+# measures overlap. Unset (the default), nothing is written.
+TRACE_ENV = "DU_TRANSCRIPTS_TRACE"
 
 # After this many rate-limited downloads in a row the batch stops asking the
 # site for more: hammering only lengthens the ban.
@@ -180,6 +188,24 @@ def _skip_reason(page: pages_mod.Page, selection: Selection) -> str | None:
     }.get(page.state, f"state {page.state}")
 
 
+class _Trace:
+    """Appends stage events to the file named by $DU_TRANSCRIPTS_TRACE (see TRACE_ENV)."""
+
+    def __init__(self, path: str | None):
+        self.path = path or None
+        self._lock = threading.Lock()
+
+    def __call__(self, event: str, stage: str, page: pages_mod.Page | None = None, key: str | None = None,
+                 **fields) -> None:
+        if self.path is None:
+            return
+        record = {"t": time.time(), "pid": os.getpid(), "event": event, "stage": stage,
+                  "page": page.path if page is not None else None, "key": key, **fields}
+        # One short write per line in append mode: lines from concurrent runs never interleave.
+        with self._lock, open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+
 @dataclass
 class _Fetched:
     """A video's audio, ready for the model (or its cached transcription)."""
@@ -205,6 +231,7 @@ class Runner:
         self._rate_limit_strikes = 0
         self._fingerprint = transcribe_stage.transcription_fingerprint(config.model.name, config.transcribe)
         self.date = _dt.date.today().isoformat()
+        self._trace = _Trace(os.environ.get(TRACE_ENV))
 
     # -- the batch -------------------------------------------------------------
 
@@ -228,10 +255,10 @@ class Runner:
             report.wall_seconds = time.perf_counter() - started
             return report
 
+        if todo:
+            download_stage.check_options(self.config.download)  # a bad --cookies fails once, not per video
         self.observer.batch_started(todo)
-        for outcome in self._process(todo):
-            report.pages.append(outcome)
-            self.observer.page_finished(outcome)
+        report.pages.extend(self._process(todo))  # the observer hears of each page as it finishes
         report.model_loaded = self._model is not None
         report.wall_seconds = time.perf_counter() - started
         return report
@@ -278,6 +305,7 @@ class Runner:
                     parts.append((video, transcription))
                 top_up(consumed)
                 if outcome.status == "failed":
+                    self.observer.page_finished(outcome)
                     yield outcome
                     continue
                 # Align, render and write in their own thread so the model goes on.
@@ -307,6 +335,7 @@ class Runner:
         try:
             with self.cache.lock(f"fetch-{key}"):
                 self.observer.stage(page, "download", video.url)
+                self._trace("start", "download", page, key)
                 t0 = time.perf_counter()
                 media = download_stage.download(
                     media_location(page, video), self.cache.root, self.config.download,
@@ -314,11 +343,19 @@ class Runner:
                 )
                 fetched.timings["download"] = time.perf_counter() - t0
                 outcome.downloaded = not media.from_cache
+                self._trace("end", "download", page, key, fetched=outcome.downloaded)
                 self._rate_limit_strikes = 0
                 self.observer.stage(page, "prepare", video.url)
+                self._trace("start", "prepare", page, key)
                 t0 = time.perf_counter()
-                prepared = audio_stage.prepare(media.path, self.cache.audio_path(key))
+                try:
+                    prepared = audio_stage.prepare(media.path, self.cache.audio_path(key))
+                except audio_stage.AudioError:
+                    download_stage.remove_cached(media)  # a corrupt download must not be reused next run
+                    raise
                 fetched.timings["prepare"] = time.perf_counter() - t0
+                self._trace("end", "prepare", page, key, audio_seconds=prepared.duration,
+                            prepared=not prepared.from_cache)
             fetched.audio_path = prepared.path
             outcome.audio_seconds = prepared.duration
         except download_stage.RateLimitedError as e:
@@ -341,6 +378,7 @@ class Runner:
                 if fetched.audio_path is None:
                     raise RuntimeError("no prepared audio and no cached transcription")
                 self.observer.stage(page, "transcribe", fetched.video.url)
+                self._trace("start", "transcribe", page, key)
                 t0 = time.perf_counter()
                 cached = transcribe_stage.transcribe(
                     self.model, fetched.audio_path, self.config.transcribe,
@@ -349,10 +387,19 @@ class Runner:
                 )
                 outcome.timings["transcribe"] += time.perf_counter() - t0
                 fetched.outcome.transcribed = True
+                self._trace("end", "transcribe", page, key, audio_seconds=cached.audio_duration)
         fetched.outcome.audio_seconds = cached.audio_duration
         return cached
 
     def _finish_page(self, page: pages_mod.Page, parts, outcome: PageOutcome) -> PageOutcome:
+        # Told here, in the writer thread, not when _process yields it: that waits
+        # for the next video's transcription, and the display would lag by as much.
+        try:
+            return self._align_and_write(page, parts, outcome)
+        finally:
+            self.observer.page_finished(outcome)
+
+    def _align_and_write(self, page: pages_mod.Page, parts, outcome: PageOutcome) -> PageOutcome:
         try:
             self.observer.stage(page, "align")
             t0 = time.perf_counter()
@@ -374,10 +421,12 @@ class Runner:
                 if current.state not in (pages_mod.NEEDS_TRANSCRIPT, pages_mod.HAS_DRAFT):
                     outcome.status, outcome.reason = "skipped", f"page changed meanwhile (now {current.state})"
                     return outcome
+                self._trace("start", "write", page)
                 pages_mod.write_transcript(
                     page.source, body, model=self.config.model.name, date=self.date,
                     replace_draft=current.state == pages_mod.HAS_DRAFT,
                 )
+                self._trace("end", "write", page)
             outcome.timings["write"] += time.perf_counter() - t0
         except pages_mod.PageError as e:
             outcome.status, outcome.reason = "failed", f"write: {e.reason}"
@@ -389,7 +438,9 @@ class Runner:
     def model(self):
         with self._model_lock:
             if self._model is None:
+                self._trace("start", "load-model")
                 self._model = transcribe_stage.load_model(self.config.model, batch_size=self.config.transcribe.batch_size)
+                self._trace("end", "load-model")
             return self._model
 
 

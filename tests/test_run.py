@@ -1,6 +1,6 @@
 """`python -m pipeline run` end to end, called the way a user calls it.
 
-Real yt-dlp downloads from a media server on 127.0.0.1, real pydub/ffmpeg,
+Real yt-dlp downloads from a media server on 127.0.0.1, real ffmpeg (imageio-ffmpeg),
 the real faster-whisper with the embedded tiny.en model, real speech.
 """
 
@@ -209,4 +209,13 @@ def test_dry_run_and_status_touch_nothing(tmp_path, media):
     assert rows[0]["videos"][0] | {"url": None, "key": None} == {"url": None, "key": None, "media": False,
                                                                   "audio": False, "transcript": False}
     assert page.read_bytes() == before
+    assert server.hits.get("/jfk.flac", 0) == 0
+
+
+def test_a_bad_option_fails_once_with_a_clear_message(tmp_path, media):
+    server, _ = media
+    page = make_page(tmp_path / "page.md", server.url("jfk.flac"), ["00:00 Start"])
+    result = run_cli(str(page), "--rate-limit", "fast", "--cache-dir", str(tmp_path / "cache"))
+    assert result.returncode == 2
+    assert "config error" in result.stderr and "Traceback" not in result.stderr
     assert server.hits.get("/jfk.flac", 0) == 0
