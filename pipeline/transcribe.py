@@ -43,10 +43,10 @@ log = logging.getLogger(__name__)
 EMBEDDED_MODEL = "tiny.en"
 CACHE_FORMAT = 1  # bump when the cached JSON or the transcription logic changes meaning
 
-# Window cutting: the cut between two windows is looked for in the last and first
-# CUT_SEARCH seconds around the nominal window end, at the longest silence there.
+# Window cutting: the cut between two windows is made at the longest silence
+# within CUT_SEARCH seconds (at most a quarter window) of the nominal window end.
 CUT_SEARCH = 20.0
-# A final window shorter than this is merged into the one before it.
+# A final window shorter than this (at most half a window) joins the one before it.
 MIN_LAST_WINDOW = 30.0
 
 Progress = Callable[[float, float], None]
@@ -333,16 +333,17 @@ def iter_segments(
 ) -> Iterator[Segment]:
     """Segments of the whole file, window by window, with absolute times, hallucinations dropped."""
     total = wav_duration(audio_path)
-    window = max(60.0, options.window_minutes * 60.0)
-    start = 0.0
+    window = max(10.0, options.window_minutes * 60.0)
+    search, last_min = min(CUT_SEARCH, window / 4), min(MIN_LAST_WINDOW, window / 2)
+    start = done = 0.0
     while start < total:
         nominal_end = start + window
-        if nominal_end + MIN_LAST_WINDOW >= total:
+        if nominal_end + last_min >= total:
             samples = read_window(audio_path, start, total)
             end = total
         else:
-            samples = read_window(audio_path, start, nominal_end + CUT_SEARCH)
-            end = start + _silent_cut(samples, window - CUT_SEARCH, window + CUT_SEARCH)
+            samples = read_window(audio_path, start, nominal_end + search)
+            end = start + find_window_cut(samples, window - search, window + search)
             samples = samples[: int(round((end - start) * SAMPLE_RATE))]
         for segment in _decode(model, samples, options, initial_prompt=initial_prompt, hotwords=hotwords):
             _shift(segment, start)
@@ -350,8 +351,9 @@ def iter_segments(
             if reason:
                 log.info("dropped %.1f-%.1f s: %s", segment.start, segment.end, reason)
                 continue
+            done = max(done, min(segment.end, total))  # repaired stretches come back out of order
             if progress:
-                progress(min(segment.end, total), total)
+                progress(done, total)
             yield segment
         del samples
         if progress:
@@ -359,7 +361,7 @@ def iter_segments(
         start = end
 
 
-def _silent_cut(samples, search_from: float, search_to: float) -> float:
+def find_window_cut(samples, search_from: float, search_to: float) -> float:
     """Seconds into ``samples`` to cut at: the middle of the longest silence in the search range.
 
     Cutting where nobody speaks means no word is split in two or decoded twice.
@@ -454,6 +456,7 @@ def _repair_gaps(model: LoadedModel, samples, segments: list[Segment], options: 
     """
     if not options.word_timestamps:
         return segments
+    segments = [piece for s in segments for piece in _split_at_gaps(s, options.repair_gaps)]
     seconds = len(samples) / SAMPLE_RATE
     edges = [0.0] + [t for s in segments for w in s.words for t in (w.start, w.end)] + [seconds]
     gaps = [(edges[i], edges[i + 1]) for i in range(0, len(edges) - 1, 2) if edges[i + 1] - edges[i] > options.repair_gaps]
@@ -471,6 +474,19 @@ def _repair_gaps(model: LoadedModel, samples, segments: list[Segment], options: 
                 repaired.append(segment)
     log.info("re-decoded %d stretch(es) without words (%.0f s)", len(gaps), sum(b - a for a, b in gaps))
     return sorted(repaired, key=lambda s: s.start)
+
+
+def _split_at_gaps(segment: Segment, gap: float) -> list[Segment]:
+    """``segment`` cut where its words pause longer than ``gap``, so that a repaired stretch slots in between."""
+    cuts = [i for i in range(1, len(segment.words)) if segment.words[i].start - segment.words[i - 1].end > gap]
+    if not cuts:
+        return [segment]
+    pieces = []
+    for a, b in zip([0] + cuts, cuts + [len(segment.words)]):
+        words = segment.words[a:b]
+        text = "".join(w.text for w in words)
+        pieces.append(dataclasses.replace(segment, start=words[0].start, end=words[-1].end, text=text, words=words))
+    return pieces
 
 
 def _segment(s) -> Segment:
@@ -525,17 +541,11 @@ def transcription_fingerprint(
 
 
 def _read_cache(cache_path: Path, fingerprint: str, duration: float) -> Transcription | None:
-    try:
-        data = json.loads(cache_path.read_text(encoding="utf-8"))
-        if data.get("fingerprint") != fingerprint or abs(float(data["audio_duration"]) - duration) > 0.01:
-            log.info("%s: stale transcription cache, transcribing again", cache_path)
-            return None
-        return Transcription.from_json(data)
-    except FileNotFoundError:
+    cached = read_cached(cache_path, fingerprint)
+    if cached is not None and abs(cached.audio_duration - duration) > 0.01:
+        log.info("%s: cached transcription is of other audio, transcribing again", cache_path)
         return None
-    except (OSError, ValueError, KeyError, TypeError) as e:  # corrupt or foreign: never trusted
-        log.warning("%s: unreadable transcription cache (%s), transcribing again", cache_path, type(e).__name__)
-        return None
+    return cached
 
 
 def transcribe(
