@@ -1,0 +1,207 @@
+"""align: words to chapters and paragraphs, on hand-built transcriptions (no model)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline import config
+from pipeline.align import CHAPTER, LEAD, SECTION, align, ends_sentence
+from pipeline.pages import Chapter
+from pipeline.transcribe import Segment, Transcription, Word
+
+OPTIONS = config.load_config().align
+
+
+class Talk:
+    """Builds a transcription sentence by sentence: 0.3 s a word, a chosen pause after each sentence."""
+
+    def __init__(self) -> None:
+        self.words: list[Word] = []
+        self.t = 0.0
+        self.sentence_starts: list[float] = []
+
+    def say(self, text: str, pause: float = 0.3, word_seconds: float = 0.3) -> "Talk":
+        self.sentence_starts.append(round(self.t, 3))
+        for token in text.split():
+            self.words.append(Word(round(self.t, 3), round(self.t + word_seconds - 0.05, 3), " " + token, 0.9))
+            self.t += word_seconds
+        self.t += pause
+        return self
+
+    def sentences(self, n: int, words: int = 12, pause: float = 0.3, tag: str = "w") -> "Talk":
+        for k in range(n):
+            self.say(" ".join(f"{tag}{k}x{i}" for i in range(words - 1)) + f" {tag}{k}end.", pause)
+        return self
+
+    def silence(self, seconds: float) -> "Talk":
+        self.t += seconds
+        return self
+
+    def transcription(self, duration: float | None = None) -> Transcription:
+        segments = [Segment(w.start, w.end, w.text, -0.2, 1.3, 0.01, 0.0, [w]) for w in self.words]
+        return Transcription(audio_duration=duration or self.t, language="en", model="tiny.en", segments=segments)
+
+
+def _all_words(alignment):
+    return [w for c in alignment.chapters for p in c.paragraphs for w in p.words]
+
+
+def _chapter_texts(alignment):
+    return {c.title: " ".join(p.text for p in c.paragraphs) for c in alignment.chapters}
+
+
+def test_boundaries_snap_to_the_sentence_after_the_pause():
+    talk = Talk().sentences(6, pause=0.3, tag="a").silence(1.5)
+    second = talk.t
+    talk.sentences(6, pause=0.3, tag="b")
+    # The page's time is 3.5 s late (human timestamps are often seconds off).
+    result = align(talk.transcription(), [Chapter(0, "One"), Chapter(second + 3.5, "Two")], OPTIONS)
+    assert [c.title for c in result.chapters] == ["One", "Two"]
+    one, two = result.chapters
+    assert all(w.text.startswith(" a") for w in one.words) and all(w.text.startswith(" b") for w in two.words)
+    assert two.start == second + 3.5  # the heading shows the page's own time
+    assert two.audio_start == pytest.approx(second)
+    assert result.warnings == []
+
+
+def test_no_sentence_is_split_when_the_page_time_falls_mid_sentence():
+    talk = Talk().sentences(20, words=15, pause=0.4)
+    mid_sentence = talk.sentence_starts[7] + 2.0
+    result = align(talk.transcription(), [Chapter(0, "A"), Chapter(mid_sentence, "B")], OPTIONS)
+    b = result.chapters[1]
+    assert b.audio_start in talk.sentence_starts
+    assert ends_sentence(result.chapters[0].words[-1])
+
+
+def test_words_before_the_first_chapter_are_kept():
+    talk = Talk().sentences(4, tag="pre").silence(2.0)
+    start = talk.t
+    talk.sentences(4, tag="main")
+    result = align(talk.transcription(), [Chapter(start, "Welcome")], OPTIONS)
+    lead, welcome = result.chapters
+    assert lead.kind == LEAD and lead.title is None and lead.start == 0
+    assert all("pre" in w.text for w in lead.words) and len(lead.words) == 48
+    assert welcome.kind == CHAPTER and all("main" in w.text for w in welcome.words)
+
+
+def test_chapter_before_the_audio_after_its_end_and_twice():
+    talk = Talk().sentences(10).silence(1.0)
+    talk.sentences(10, tag="z")
+    chapters = [
+        Chapter(-5, "Before"),
+        Chapter(40, "Middle"),
+        Chapter(40, "Middle"),  # listed twice
+        Chapter(3600 + 5, "After the end"),
+    ]
+    result = align(talk.transcription(), chapters, OPTIONS)
+    assert [c.title for c in result.chapters] == ["Before", "Middle", "After the end"]
+    warnings = " ".join(result.warnings)
+    assert "before the audio" in warnings and "listed twice" in warnings and "after the audio ends" in warnings
+    after = result.chapters[-1]
+    assert after.paragraphs == [] and "after the end of the audio" in after.note
+    assert after.start == 3605
+    assert len(_all_words(result)) == len(talk.words)
+
+
+def test_out_of_order_chapters_keep_page_order_and_lose_no_word():
+    talk = Talk().sentences(8, tag="a").silence(1.0)
+    t_b = talk.t
+    talk.sentences(8, tag="b").silence(1.0)
+    t_c = talk.t
+    talk.sentences(8, tag="c")
+    result = align(talk.transcription(), [Chapter(0, "A"), Chapter(t_c, "C"), Chapter(t_b, "B")], OPTIONS)
+    assert [c.title for c in result.chapters] == ["A", "C", "B"]
+    assert any("before the previous chapter" in w for w in result.warnings)
+    texts = _chapter_texts(result)
+    assert " b" not in " " + texts["C"] and " c" not in " " + texts["B"]
+    assert texts["B"].startswith("b0x0") and texts["C"].startswith("c0x0")
+    assert sorted(w.start for w in _all_words(result)) == [w.start for w in talk.words]
+
+
+def test_same_time_different_titles_leaves_the_first_empty():
+    talk = Talk().sentences(5)
+    result = align(talk.transcription(), [Chapter(0, "Intro"), Chapter(0, "Welcome")], OPTIONS)
+    intro, welcome = result.chapters
+    assert intro.paragraphs == [] and intro.note == "No speech in this part."
+    assert len(welcome.words) == len(talk.words)
+    assert any("same time" in w for w in result.warnings)
+
+
+def test_sub_chapters_are_chapters():
+    talk = Talk().sentences(6, tag="a").silence(1.0)
+    t = talk.t
+    talk.sentences(6, tag="b")
+    result = align(talk.transcription(), [Chapter(0, "Main"), Chapter(t, "Detail", level=1)], OPTIONS)
+    assert result.chapters[1].level == 1 and result.chapters[1].words[0].text == " b0x0"
+
+
+def test_no_speech_at_all():
+    silent = Transcription(audio_duration=600.0, language="en", model="tiny.en")
+    result = align(silent, [Chapter(0, "A"), Chapter(120, "B")], OPTIONS)
+    assert [c.note for c in result.chapters] == ["No speech in this part."] * 2
+    sections = align(silent, [], OPTIONS)
+    assert len(sections.chapters) == 1 and sections.chapters[0].paragraphs == []
+
+
+def test_pages_without_chapters_get_ten_minute_sections_at_sentence_starts():
+    talk = Talk()
+    while talk.t < 25 * 60:
+        talk.sentences(1, words=13, pause=0.5)
+    result = align(talk.transcription(), [], OPTIONS)
+    assert [c.kind for c in result.chapters] == [SECTION] * 3
+    starts = [c.start for c in result.chapters]
+    assert starts[0] == 0
+    assert 540 <= starts[1] <= 660 and 1140 <= starts[2] <= 1260
+    assert all(s in talk.sentence_starts for s in starts)
+    assert len(_all_words(result)) == len(talk.words)
+
+
+def test_paragraphs_break_at_sentences_and_pauses():
+    talk = Talk()
+    for k in range(40):
+        talk.say(" ".join(["word"] * 14) + ".", pause=0.9 if k % 4 == 3 else 0.2)
+    result = align(talk.transcription(), [Chapter(0, "All")], OPTIONS)
+    lengths = [len(p.words) for p in result.chapters[0].paragraphs]
+    assert sum(lengths) == 40 * 14
+    assert all(OPTIONS.paragraph_min_words <= n <= OPTIONS.paragraph_max_words for n in lengths), lengths
+    assert all(ends_sentence(p.words[-1]) for p in result.chapters[0].paragraphs)
+
+
+def test_paragraphs_never_exceed_the_hard_maximum_without_punctuation():
+    talk = Talk()
+    for k in range(700):
+        talk.say(f"w{k}", pause=1.0 if k % 97 == 0 else 0.05)
+    result = align(talk.transcription(), [Chapter(0, "Run-on")], OPTIONS)
+    lengths = [len(p.words) for p in result.chapters[0].paragraphs]
+    assert sum(lengths) == 700
+    assert max(lengths) <= OPTIONS.paragraph_hard_max_words
+    assert min(lengths[:-1]) >= OPTIONS.paragraph_min_words
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sentences=st.lists(st.tuples(st.integers(1, 40), st.floats(0.0, 3.0)), min_size=0, max_size=80),
+    chapter_times=st.lists(st.floats(-30, 1500), max_size=8),
+    hard_max=st.integers(60, 260),
+)
+def test_every_word_once_in_order_and_paragraphs_bounded(sentences, chapter_times, hard_max):
+    talk = Talk()
+    for n, pause in sentences:
+        talk.say(" ".join(["x"] * (n - 1) + ["y."]), pause=pause)
+    options = dataclasses.replace(OPTIONS, paragraph_hard_max_words=hard_max, paragraph_max_words=min(150, hard_max))
+    chapters = [Chapter(t, f"C{i}") for i, t in enumerate(chapter_times)]
+    result = align(talk.transcription(), chapters, options)
+    words = _all_words(result)
+    assert sorted(w.start for w in words) == [w.start for w in talk.words]
+    assert all(len(p.words) <= hard_max for c in result.chapters for p in c.paragraphs)
+    titled = [c for c in result.chapters if c.kind == CHAPTER]
+    assert [c.title for c in titled] == list(dict.fromkeys(c.title for c in chapters))
+    for chapter in result.chapters:  # every part starts at a sentence start (all sentences end in ".")
+        if chapter.paragraphs:
+            first = chapter.paragraphs[0].words[0]
+            before = [w for w in talk.words if w.start < first.start]
+            assert not before or ends_sentence(before[-1])
