@@ -103,7 +103,8 @@ def run_pipeline(talk: Path, args, truth: evallib.Truth | None) -> Measurement:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         run = evallib.run_pipeline(talk, Path(tmp) / "work", pipeline_args)
     page = run.page_report
-    error = page.get("error") or (None if run.returncode == 0 and run.draft else (run.stderr_tail.strip().splitlines() or ["no draft"])[-1])
+    error = page.get("error") or page.get("reason") or (
+        None if run.returncode == 0 and run.draft else (run.stderr_tail.strip().splitlines() or ["no draft"])[-1])
     wer = None
     if truth and run.draft:
         wer = evallib.score_draft(truth, run.draft).wer.wer

@@ -565,7 +565,7 @@ def run_pipeline(talk: Path, work_dir: Path, pipeline_args: list[str]) -> Pipeli
     if work_dir.exists():
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
-    page = work_dir / f"{talk.name}.md"
+    page = work_dir / f"99-{talk.name}.md"  # event pages are numbered, as in the corpus ("95-joseph-ml-security.md")
     report_path = work_dir / "report.json"
     with MediaServer(talk) as server:
         text = (talk / "page.md").read_text(encoding="utf-8")

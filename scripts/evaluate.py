@@ -58,7 +58,7 @@ def evaluate_talk(talk: Path, args, bare_model, bare_settings) -> dict:
         page = run.page_report
         result["pipeline"] = {
             "status": page.get("status", "failed" if run.returncode else "?"),
-            "error": page.get("error") or (last_line(run.stderr_tail) if run.returncode else None),
+            "error": page.get("error") or page.get("reason") or (last_line(run.stderr_tail) if run.returncode else None),
             "warnings": page.get("warnings", []),
             "wall_seconds": round(run.wall, 2),
             "speed_x": round(truth.duration / run.wall, 1),
@@ -110,7 +110,7 @@ def totals(results: list[dict]) -> dict:
     runs = [r["pipeline"] for r in results if "pipeline" in r]
     if runs:
         out["pipeline_wall_seconds"] = round(sum(p["wall_seconds"] for p in runs), 1)
-        out["failed"] = [r["talk"] for r in results if r.get("pipeline", {}).get("status") == "failed"]
+        out["failed"] = [r["talk"] for r in results if r.get("pipeline", {}).get("status") != "done"]
     return out
 
 
