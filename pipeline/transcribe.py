@@ -224,7 +224,6 @@ def load_model(options: ModelOptions, *, batch_size: int = 0) -> LoadedModel:
             compute_type=compute_type,
             cpu_threads=cpu_thread_count(options.cpu_threads),
             num_workers=max(1, options.num_workers),
-            local_files_only=not Path(path).is_dir() and os.environ.get("HF_HUB_OFFLINE") == "1",
         )
     except Exception as e:  # faster-whisper raises many kinds (hub, ctranslate2, OS)
         first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
