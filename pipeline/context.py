@@ -16,6 +16,10 @@ CONTRACT (other modules rely on these names; keep them):
   -> PromptContext``: what the transcribe stage should pass under ``options``:
   nothing when ``use_page_context`` is off or decoding is sequential
   (``batch_size`` <= 1, see below), else ``build_prompt``.
+- ``echoes_prompt(text, context) -> bool``: True when a decoded window's text is
+  nothing but words of the prompt ("Sam Bail." for a 25-second window): a known
+  failure where the model copies its prompt instead of transcribing; the caller
+  should decode that window again without the prompt.
 - ``load_tokenizer(model_dir)``: the model's own tokenizer (``tokenizer.json``),
   for counting prompt tokens exactly; ``WhisperModel.hf_tokenizer`` works too.
 
@@ -83,6 +87,13 @@ def prompt_for(page: Page, options: TranscribeOptions, tokenizer=None, *, glossa
     if not options.use_page_context or options.batch_size <= 1:
         return PromptContext()
     return build_prompt(page, tokenizer, glossary=glossary)
+
+
+def echoes_prompt(text: str, context: PromptContext) -> bool:
+    """True when every word of ``text`` is a word of the prompt (and there is at least one)."""
+    prompt = " ".join(p for p in (context.initial_prompt, context.hotwords) if p)
+    words = re.findall(r"[\w'-]+", text.lower())
+    return bool(words and prompt) and set(words) <= set(re.findall(r"[\w'-]+", prompt.lower()))
 
 
 def _clean(text: str) -> str:

@@ -11,7 +11,16 @@ from faster_whisper import BatchedInferencePipeline, decode_audio
 
 from conftest import FIXTURES, whisper_transcription
 from pipeline.config import load_config
-from pipeline.context import PROMPT_MAX_TOKENS, PromptContext, build_prompt, count_tokens, load_tokenizer, page_vocabulary, prompt_for
+from pipeline.context import (
+    PROMPT_MAX_TOKENS,
+    PromptContext,
+    build_prompt,
+    count_tokens,
+    echoes_prompt,
+    load_tokenizer,
+    page_vocabulary,
+    prompt_for,
+)
 from pipeline.pages import Chapter, Page, Video, read_page, scan
 
 # Whisper allows n_text_ctx // 2 - 1 prompt tokens.
@@ -136,3 +145,11 @@ def test_prompt_is_not_written_after_speech(whisper_tiny_cpu, jfk_flac):
 def test_tokenizer_loads_from_the_model_folder(tiny_model_path, whisper_tiny_cpu):
     text = "Data Umbrella webinar: Contributing to PyMC."
     assert count_tokens(text, load_tokenizer(Path(tiny_model_path))) == count_tokens(text, whisper_tiny_cpu.hf_tokenizer) > 5
+
+
+def test_a_window_that_only_echoes_the_prompt_is_recognised():
+    # Seen on the evaluation talk terminal-no-chapters: a 25 s window decoded as just "Sam Bail."
+    context = PromptContext(hotwords="Data Umbrella webinar: Sam Bail: Intro to the Terminal. Speakers: Sam Bail.")
+    assert echoes_prompt(" Sam Bail.", context) and echoes_prompt(" Data Umbrella webinar.", context)
+    assert not echoes_prompt(" Sam Bail is going to give the talk.", context)
+    assert not echoes_prompt("", context) and not echoes_prompt(" Sam Bail.", PromptContext())
