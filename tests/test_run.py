@@ -219,3 +219,41 @@ def test_a_bad_option_fails_once_with_a_clear_message(tmp_path, media):
     assert result.returncode == 2
     assert "config error" in result.stderr and "Traceback" not in result.stderr
     assert server.hits.get("/jfk.flac", 0) == 0
+
+
+TALK = Path(__file__).resolve().parent / "fixtures" / "talks" / "five-chapters"
+
+
+def test_unseen_multi_speaker_talk_lands_in_its_chapters_at_bare_whisper_accuracy(tmp_path):
+    """Three voices, five chapters whose page times are off by up to 4 s (see truth.json)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import evallib
+    from pipeline.config import load_config
+
+    truth = evallib.load_truth(TALK / "truth.json")
+    folder = tmp_path / "media"
+    folder.mkdir()
+    shutil.copy(TALK / "audio.ogg", folder / "talk.ogg")
+    with MediaServer(folder) as server:
+        page = tmp_path / "16-hugo-james-dask.md"
+        page.write_text((TALK / "page.md").read_text().replace("{VIDEO_URL}", server.url("talk.ogg")))
+        before = page.read_bytes()
+        result = run_cli(str(page), "--cache-dir", str(tmp_path / "cache"))
+        assert result.returncode == 0, result.stderr
+        written = page.read_bytes()
+        again = run_cli(str(page), "--cache-dir", str(tmp_path / "cache"))
+        assert again.returncode == 0 and page.read_bytes() == written
+
+    # every byte outside the Transcript section is as it was
+    assert before.endswith(b"## Transcript\n") and written.startswith(before)
+    score = evallib.score_draft(truth, pages.read_transcript(page))
+    assert score.chapters.share >= 0.995, score.to_json()
+    assert all(e is not None and e <= 1.5 for e in score.chapters.boundary_errors), score.to_json()
+    # paragraphs a person can read: none over 250 words, most between 40 and 150
+    assert score.paragraphs.max <= 250
+    assert 40 <= score.paragraphs.median <= 150, score.to_json()
+
+    settings = evallib.BareSettings.from_config(load_config())
+    bare_text = evallib.bare_transcribe(evallib.load_bare_model(settings), folder / "talk.ogg", settings)
+    bare = evallib.word_error_rate(truth.reference_text, bare_text)
+    assert score.wer.wer <= bare.wer + 0.005, (score.wer, bare)
