@@ -33,21 +33,42 @@ def render_transcript(
 ) -> str:
     if flags and len(parts) != 1:
         raise ValueError("flags= is for a page with one video; give each part its own flags as a 4th element")
-    any_flags = bool(flags) or any(len(p) > 3 and p[3] for p in parts)
-    check = "check names, punctuation and the passages marked [?]" if any_flags else "check names and punctuation"
-    blocks = [f"*Machine-generated draft (faster-whisper, model {_one_line(model)}, {date}) for human cleanup: {check}.*"]
-    for index, part in enumerate(parts, start=1):
-        url, label, alignment = part[0], part[1], part[2]
+    placed_parts = []
+    for part in parts:
         part_flags = list(part[3] or []) if len(part) > 3 else list(flags or [])
+        placed_parts.append(_place_flags(part[2], part_flags))
+    note = f"*Machine-generated draft (faster-whisper, model {_one_line(model)}, {date}) for human cleanup: "
+    counts = _flag_counts(parts, placed_parts)
+    if counts:
+        total = sum(n for _, n in counts)
+        where = ", ".join(f"{name} {n}" for name, n in counts)
+        note += f"check names, punctuation and the {total} passage{'s' * (total != 1)} marked [?] ({where}).*"
+    else:
+        note += "check names and punctuation.*"
+    blocks = [note]
+    for index, (part, placed) in enumerate(zip(parts, placed_parts), start=1):
+        url, label, alignment = part[0], part[1], part[2]
         if len(parts) > 1:
             name = f"Part {index} of {len(parts)}"
             if label and _one_line(label).lower() != f"part {index}":
                 name += f": {_one_line(label)}"
             blocks.append(f"**{name}** ({url})")
-        placed = _place_flags(alignment, part_flags)
         for chapter, chapter_flags in zip(alignment.chapters, placed):
             blocks.extend(_chapter_blocks(chapter, chapter_flags))
     return "\n\n".join(blocks) + "\n"
+
+
+def _flag_counts(parts: Sequence[tuple], placed_parts: list) -> list[tuple[str, int]]:
+    """(chapter name, flags in it) for each chapter with flags: where the reviewer should listen again."""
+    counts = []
+    for index, (part, placed) in enumerate(zip(parts, placed_parts), start=1):
+        prefix = f"part {index}, " if len(parts) > 1 else ""
+        for chapter, per_paragraph in zip(part[2].chapters, placed):
+            n = sum(len(v) for v in per_paragraph.values())
+            if n:
+                name = _one_line(chapter.title) if chapter.title else format_timestamp(chapter.start)
+                counts.append((f"{prefix}{name}", n))
+    return counts
 
 
 def count_flags_per_chapter(alignment: Alignment, flags: Sequence[Flag] | None) -> list[int]:

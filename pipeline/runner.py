@@ -28,12 +28,16 @@ from typing import Iterable, Protocol
 
 from . import align as align_stage
 from . import audio as audio_stage
+from . import context as context_stage
 from . import download as download_stage
+from . import export as export_stage
+from . import flags as flags_stage
+from . import glossary as glossary_stage
 from . import pages as pages_mod
 from . import render as render_stage
 from . import transcribe as transcribe_stage
 from .cache import Cache
-from .config import Config
+from .config import Config, ConfigError
 
 STAGES = ("download", "prepare", "transcribe", "align", "write")
 
@@ -63,6 +67,7 @@ class VideoOutcome:
     audio_seconds: float = 0.0
     downloaded: bool = False  # False when the media came from the cache (or a local file)
     transcribed: bool = False  # False when the transcription came from the cache
+    exports: list[str] = field(default_factory=list)  # subtitle / word JSON files written (--export)
 
 
 @dataclass
@@ -213,6 +218,7 @@ class _Fetched:
     video: pages_mod.Video
     outcome: VideoOutcome
     transcript_path: Path
+    context: context_stage.PromptContext = context_stage.PromptContext()
     audio_path: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
@@ -229,9 +235,27 @@ class Runner:
         self._model = None
         self._model_lock = threading.Lock()
         self._rate_limit_strikes = 0
-        self._fingerprint = transcribe_stage.transcription_fingerprint(config.model.name, config.transcribe)
         self.date = _dt.date.today().isoformat()
+        try:
+            self.glossary = glossary_stage.load_glossary(config.run.glossary or None)
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"glossary: {_one_line(e)}") from None
+        unknown = set(config.run.export) - set(export_stage.FORMATS)
+        if unknown:
+            raise ConfigError(f"--export: unknown format(s) {', '.join(sorted(unknown))} (known: {', '.join(export_stage.FORMATS)})")
+        self._tokenizer = _model_tokenizer(config.model.name)
         self._trace = _Trace(os.environ.get(TRACE_ENV))
+
+    def prompt(self, page: pages_mod.Page) -> context_stage.PromptContext:
+        """The page's names and terms for the model (empty when switched off)."""
+        return context_stage.prompt_for(page, self.config.transcribe, self._tokenizer, glossary=self.glossary)
+
+    def transcript_path(self, key: str, context: context_stage.PromptContext) -> Path:
+        fingerprint = transcribe_stage.transcription_fingerprint(
+            self.config.model.name, self.config.transcribe,
+            initial_prompt=context.initial_prompt, hotwords=context.hotwords,
+        )
+        return self.cache.transcript_path(key, fingerprint)
 
     # -- the batch -------------------------------------------------------------
 
@@ -325,7 +349,8 @@ class Runner:
         except Exception as e:
             return _Fetched(video, outcome, Path(), error=f"download: {_one_line(e)}")
         outcome.key = key
-        fetched = _Fetched(video, outcome, self.cache.transcript_path(key, self._fingerprint))
+        context = self.prompt(page)
+        fetched = _Fetched(video, outcome, self.transcript_path(key, context), context=context)
         if transcribe_stage.read_cached(fetched.transcript_path) is not None:
             return fetched  # nothing to fetch: the model's work is already done
         if self._rate_limit_strikes >= RATE_LIMIT_STRIKES:
@@ -383,13 +408,19 @@ class Runner:
                 cached = transcribe_stage.transcribe(
                     self.model, fetched.audio_path, self.config.transcribe,
                     cache_path=fetched.transcript_path,
+                    initial_prompt=fetched.context.initial_prompt, hotwords=fetched.context.hotwords,
                     progress=lambda done, total: self.observer.transfer(key, "transcribe", done, total),
                 )
                 outcome.timings["transcribe"] += time.perf_counter() - t0
                 fetched.outcome.transcribed = True
                 self._trace("end", "transcribe", page, key, audio_seconds=cached.audio_duration)
         fetched.outcome.audio_seconds = cached.audio_duration
-        return cached
+        if self.config.run.export:
+            stem = Path(page.path).stem
+            written = export_stage.write_exports(cached, self.cache.export_dir(key), stem, self.config.run.export)
+            fetched.outcome.exports = [str(p) for p in written]
+        # The cache keeps the model's own words; spelling fixes apply on every use.
+        return glossary_stage.apply_to_transcription(cached, self.glossary)
 
     def _finish_page(self, page: pages_mod.Page, parts, outcome: PageOutcome) -> PageOutcome:
         # Told here, in the writer thread, not when _process yields it: that waits
@@ -407,7 +438,9 @@ class Runner:
             for video, transcription in parts:
                 alignment = align_stage.align(transcription, video.chapters, self.config.align)
                 outcome.warnings.extend(alignment.warnings)
-                rendered_parts.append((video.url, video.label, alignment))
+                flags = flags_stage.flag_segments(transcription.segments, self.config.flags)
+                outcome.flags += len(flags)
+                rendered_parts.append((video.url, video.label, alignment, flags))
             body = render_stage.render_transcript(rendered_parts, model=self.config.model.name, date=self.date)
             outcome.timings["align"] += time.perf_counter() - t0
             self.observer.stage(page, "write")
@@ -444,6 +477,15 @@ class Runner:
             return self._model
 
 
+def _model_tokenizer(model_name: str):
+    """The model's tokenizer when its files are on disk (to size the page prompt exactly), else None."""
+    try:
+        path = Path(transcribe_stage.resolve_model_path(model_name))
+        return context_stage.load_tokenizer(path) if (path / "tokenizer.json").is_file() else None
+    except Exception:
+        return None
+
+
 def media_location(page: pages_mod.Page, video: pages_mod.Video) -> str:
     """The URL to download, or a local file's path (relative paths are relative to the page)."""
     if "://" in video.url or page.source is None:
@@ -468,7 +510,7 @@ def plan(paths: Iterable[str | Path], config: Config, *, cache_dir: str | Path |
          selection: Selection = Selection()) -> list[dict]:
     """What a run would do with each page, and what the cache holds for its videos. Runs nothing."""
     cache = Cache.at(cache_dir if cache_dir is not None else (config.run.cache_dir or None))
-    fingerprint = transcribe_stage.transcription_fingerprint(config.model.name, config.transcribe)
+    runner = Runner(config, cache)
     found, rows = [], []
     for item in pages_mod.scan(paths):
         if isinstance(item, pages_mod.PageError):
@@ -491,7 +533,7 @@ def plan(paths: Iterable[str | Path], config: Config, *, cache_dir: str | Path |
                 "key": key,
                 "media": download_stage.cached_media(media_location(page, video), cache.root) is not None,
                 "audio": cache.audio_path(key).is_file(),
-                "transcript": transcribe_stage.read_cached(cache.transcript_path(key, fingerprint)) is not None,
+                "transcript": transcribe_stage.read_cached(runner.transcript_path(key, runner.prompt(page))) is not None,
             })
         if page.path in chosen:
             action = "write" if videos and all(v["transcript"] for v in videos) else "transcribe"

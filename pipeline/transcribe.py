@@ -464,7 +464,9 @@ def _repair_gaps(model: LoadedModel, samples, segments: list[Segment], options: 
     repaired = list(segments)
     for gap_start, gap_end in gaps:
         piece = samples[int(gap_start * SAMPLE_RATE) : int(gap_end * SAMPLE_RATE)]
-        for segment in _decode_sequential(model, piece, options, **context):
+        # No page prompt here: with one, sequential decoding skips speech (context.py), and a
+        # window that only echoed the prompt is one of the stretches being repaired.
+        for segment in _decode_sequential(model, piece, options):
             _shift(segment, gap_start)
             segment.words = [w for w in segment.words if gap_start + 0.1 < (w.start + w.end) / 2 < gap_end - 0.1]
             if segment.words:

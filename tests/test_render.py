@@ -105,7 +105,8 @@ def test_flags_mark_the_passage_and_are_counted_per_chapter():
     )
     flags = [(1.0, 2.3, "low confidence"), (100.5, 100.9, "name? --> check"), (50.0, 60.0, "silence")]
     body = render_transcript([("u", None, alignment)], model="tiny.en", date="d", flags=flags)
-    assert "[?]" in body.split("\n")[0]  # the note mentions the marks
+    # the note says how many passages to check, and in which chapters
+    assert "the 2 passages marked [?] (A 1, B 1)" in body.split("\n")[0]
     lines = _body_lines(body)
     assert lines[2] == "we use pandas and dask [?]<!-- check 00:01: low confidence --> every day"
     assert lines[5] == "more words [?]<!-- check 01:40: name? -) check --> in chapter b"
