@@ -381,6 +381,7 @@ class Runner:
                 fetched.timings["prepare"] = time.perf_counter() - t0
                 self._trace("end", "prepare", page, key, audio_seconds=prepared.duration,
                             prepared=not prepared.from_cache)
+                self.observer.stage(page, "fetched", video.url)  # ready, waiting for the model
             fetched.audio_path = prepared.path
             outcome.audio_seconds = prepared.duration
         except download_stage.RateLimitedError as e:
@@ -404,6 +405,8 @@ class Runner:
                     raise RuntimeError("no prepared audio and no cached transcription")
                 self.observer.stage(page, "transcribe", fetched.video.url)
                 self._trace("start", "transcribe", page, key)
+                # The model reports progress only as each window ends: tell the display the length now.
+                self.observer.transfer(key, "transcribe", 0.0, fetched.outcome.audio_seconds or None)
                 t0 = time.perf_counter()
                 cached = transcribe_stage.transcribe(
                     self.model, fetched.audio_path, self.config.transcribe,
@@ -518,8 +521,10 @@ def plan(paths: Iterable[str | Path], config: Config, *, cache_dir: str | Path |
         else:
             found.append(item)
     todo, skipped = select_pages(found, selection)
-    chosen = {p.path for p in todo}
-    reasons = {o.path: o.reason for o in skipped}
+    # By identity, not path: pages under two folders given at once can share a relative path.
+    chosen = {id(p) for p in todo}
+    skips = iter(skipped)  # in the order of `found`, one per page neither chosen nor another shard's
+    next_skip = next(skips, None)
     for page in found:
         videos = []
         for video in page.videos:
@@ -535,10 +540,11 @@ def plan(paths: Iterable[str | Path], config: Config, *, cache_dir: str | Path |
                 "audio": cache.audio_path(key).is_file(),
                 "transcript": transcribe_stage.read_cached(runner.transcript_path(key, runner.prompt(page))) is not None,
             })
-        if page.path in chosen:
+        if id(page) in chosen:
             action = "write" if videos and all(v["transcript"] for v in videos) else "transcribe"
-        elif page.path in reasons:
-            action = f"skip: {reasons[page.path]}"
+        elif next_skip is not None and next_skip.path == page.path:
+            action = f"skip: {next_skip.reason}"
+            next_skip = next(skips, None)
         else:
             action = "skip: another shard"
         rows.append({"path": page.path, "state": page.state, "action": action, "videos": videos})
