@@ -106,6 +106,13 @@ def report_of(path: Path) -> tuple[dict[str, dict], dict]:
     return {Path(p["path"]).name: p for p in data["pages"]}, data["totals"]
 
 
+def status(*args: str) -> list[dict]:
+    result = subprocess.run([sys.executable, "-m", "pipeline", "status", "--json", *args], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def wav_seconds(path: Path) -> float:
     with wave.open(str(path), "rb") as w:
         return w.getnframes() / w.getframerate()
@@ -242,6 +249,9 @@ def test_a_run_killed_mid_transcription_downloads_nothing_again_and_transcribes_
     assert pages.read_page(page).state == pages.NEEDS_TRANSCRIPT
     media_hits = media.hits["/terminal.ogg"]
     assert media_hits >= 1
+    [row] = status(str(tmp_path / "site"), "--cache-dir", str(cache))
+    assert row["action"] == "transcribe"
+    assert [(v["media"], v["audio"], v["transcript"]) for v in row["videos"]] == [(True, True, False)]
 
     result = rerun(str(tmp_path / "site"), "--cache-dir", str(cache), "--report", str(tmp_path / "r.json"),
                    trace=trace)
@@ -253,6 +263,9 @@ def test_a_run_killed_mid_transcription_downloads_nothing_again_and_transcribes_
     assert len(events(trace, "end", "transcribe")) == 1
     assert [e["prepared"] for e in events(trace, "end", "prepare")] == [True, False]  # the WAV was reused
     assert pages.read_transcript(page) == reference["drafts"]["terminal.ogg"]
+    [row] = status(str(tmp_path / "site"), "--cache-dir", str(cache))
+    assert row["state"] == pages.HAS_DRAFT and row["action"].startswith("skip")
+    assert [(v["media"], v["audio"], v["transcript"]) for v in row["videos"]] == [(True, True, True)]
 
 
 def test_a_run_killed_after_writing_a_page_redoes_nothing_and_no_page_is_ever_half_written(tmp_path, media,
@@ -270,6 +283,10 @@ def test_a_run_killed_after_writing_a_page_redoes_nothing_and_no_page_is_ever_ha
     transcribed_before = len(events(trace, "end", "transcribe"))
     written_bytes = {n: p.read_bytes() for n, p in site.items() if p.name in written}
     assert written and len(written) < len(names)
+    transcribed_pages = {e["page"] for e in events(trace, "end", "transcribe")}
+    for row in status(str(tmp_path / "site"), "--cache-dir", str(cache)):
+        expected = "skip" if row["path"] in written else "write" if row["path"] in transcribed_pages else "transcribe"
+        assert row["action"].startswith(expected), row
 
     result = rerun(str(tmp_path / "site"), "--cache-dir", str(cache), "--report", str(tmp_path / "r.json"),
                    trace=trace)
