@@ -234,7 +234,8 @@ class Runner:
         self.observer = observer or NullObserver()
         self._model = None
         self._model_lock = threading.Lock()
-        self._rate_limit_strikes = 0
+        self._rate_limit_strikes = 0  # consecutive rate-limited downloads, shared by the fetch threads
+        self._strikes_lock = threading.Lock()
         self.date = _dt.date.today().isoformat()
         try:
             self.glossary = glossary_stage.load_glossary(config.run.glossary or None)
@@ -369,7 +370,8 @@ class Runner:
                 fetched.timings["download"] = time.perf_counter() - t0
                 outcome.downloaded = not media.from_cache
                 self._trace("end", "download", page, key, fetched=outcome.downloaded)
-                self._rate_limit_strikes = 0
+                with self._strikes_lock:
+                    self._rate_limit_strikes = 0
                 self.observer.stage(page, "prepare", video.url)
                 self._trace("start", "prepare", page, key)
                 t0 = time.perf_counter()
@@ -385,7 +387,8 @@ class Runner:
             fetched.audio_path = prepared.path
             outcome.audio_seconds = prepared.duration
         except download_stage.RateLimitedError as e:
-            self._rate_limit_strikes += 1
+            with self._strikes_lock:
+                self._rate_limit_strikes += 1
             fetched.error, fetched.rate_limited = f"download: {_one_line(e)}", True
         except download_stage.DownloadError as e:
             fetched.error = f"download: {_one_line(e)}"
