@@ -1,7 +1,7 @@
 """Time the pipeline against bare faster-whisper on the same audio, in one run.
 
-Configurations, each in a fresh process (so each has its own peak memory, read
-from the kernel with os.wait4 when it exits):
+Configurations, each in a fresh process (so each has its own peak memory: the
+kernel's ru_maxrss of that process, see evallib.run_measured):
 
 - ``bare-sequential``: ``WhisperModel.transcribe``
 - ``bare-batched``: ``BatchedInferencePipeline.transcribe`` (batch size from the config or --batch-size)
@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -77,19 +76,15 @@ def run_bare(config: str, talk: Path, settings: evallib.BareSettings, truth: eva
            "--cpu-threads", str(settings.cpu_threads), "--beam-size", str(settings.beam_size),
            "--batch-size", str(batch), "--language", settings.language]
     with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out_file, stderr=err_file, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS (ru_maxrss, KiB on Linux)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - start
+        run = evallib.run_measured(cmd, cwd=REPO, stdout=out_file, stderr=err_file)
         out_file.seek(0)
         err_file.seek(0)
         out, err = out_file.read(), err_file.read()
-    if proc.returncode:
-        return Measurement(config, wall, usage.ru_maxrss / 1024, None, error=(err.strip().splitlines() or ["?"])[-1])
+    if run.returncode:
+        return Measurement(config, run.wall, run.peak_rss_mb, None, error=(err.strip().splitlines() or ["?"])[-1])
     result = json.loads(out.strip().splitlines()[-1])
     wer = evallib.word_error_rate(truth.reference_text, result["text"]).wer if truth else None
-    return Measurement(config, wall, usage.ru_maxrss / 1024, wer,
+    return Measurement(config, run.wall, run.peak_rss_mb, wer,
                        inner={"load": round(result["load"], 2), "transcribe": round(result["transcribe"], 2)})
 
 

@@ -528,6 +528,50 @@ def bare_transcribe(model, audio: str | Path, settings: BareSettings) -> str:
     return " ".join(s.text.strip() for s in segments)
 
 
+# A small launcher between us and the measured command. Linux's ru_maxrss of a
+# child counts the memory of the process it was forked from (exec records the
+# old image's peak), so a child forked from this big process (a loaded model)
+# would report at least our size; forked from a fresh small interpreter it
+# reports its own peak. The launcher writes that peak (KiB) to the fd it is given.
+_LAUNCHER = """import os, sys
+fd = int(sys.argv[1])
+pid = os.fork()
+if pid == 0:
+    os.close(fd)
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+os.write(fd, str(usage.ru_maxrss).encode())
+sys.exit(os.waitstatus_to_exitcode(status) % 256)
+"""
+
+
+@dataclass
+class Measured:
+    returncode: int
+    wall: float  # seconds
+    peak_rss_mb: float  # the command's own peak resident memory (with its waited-for children)
+
+
+def run_measured(cmd: list[str], *, cwd: Path, stdout, stderr) -> Measured:
+    """Run a command to its end; its wall time and its own peak memory."""
+    import os
+    import subprocess
+    import time
+
+    read_end, write_end = os.pipe()
+    start = time.perf_counter()
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(write_end), *cmd], cwd=cwd,
+                                stdout=stdout, stderr=stderr, pass_fds=(write_end,))
+    finally:
+        os.close(write_end)
+    returncode = proc.wait()
+    wall = time.perf_counter() - start
+    with os.fdopen(read_end) as f:
+        peak_kib = int(f.read() or 0)
+    return Measured(returncode, wall, peak_kib / 1024)
+
+
 @dataclass
 class PipelineRun:
     wall: float  # seconds, the whole `python -m pipeline run` process
@@ -551,10 +595,9 @@ def default_talks() -> list[Path]:
 
 def run_pipeline(talk: Path, work_dir: Path, pipeline_args: list[str]) -> PipelineRun:
     """`python -m pipeline run` on a copy of the talk's page, its audio served over loopback, from an empty cache."""
-    import os
     import shutil
     import subprocess
-    import time
+    import tempfile
 
     sys.path.insert(0, str(REPO / "tests"))
     sys.path.insert(0, str(REPO))
@@ -572,16 +615,14 @@ def run_pipeline(talk: Path, work_dir: Path, pipeline_args: list[str]) -> Pipeli
         page.write_text(text.replace(VIDEO_PLACEHOLDER, server.url("audio.ogg")), encoding="utf-8")
         cmd = [sys.executable, "-m", "pipeline", "run", str(page), "--cache-dir", str(work_dir / "cache"),
                "--report", str(report_path), "--force", "--quiet", *pipeline_args]
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        stderr = proc.stderr.read()
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS (ru_maxrss, KiB on Linux)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - start
+        with tempfile.TemporaryFile("w+") as err_file:
+            measured = run_measured(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err_file)
+            err_file.seek(0)
+            stderr = err_file.read()
     report = json.loads(report_path.read_text()) if report_path.is_file() else None
     draft = None
     try:
         draft = read_transcript(page)
     except Exception as e:  # a page the pipeline could not write is a result, not a crash
         stderr += f"\nread_transcript: {e}"
-    return PipelineRun(wall, usage.ru_maxrss / 1024, proc.returncode, report, draft, stderr[-2000:])
+    return PipelineRun(measured.wall, measured.peak_rss_mb, measured.returncode, report, draft, stderr[-2000:])
