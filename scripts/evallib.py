@@ -29,6 +29,14 @@ How each figure is measured (the README of the evaluation, in short):
   reference word) between two reference words that have a music, noise or
   silence span between them. The same rule is used for the bare model's text,
   so the two are comparable.
+- **Names and terms spelled right**: the terms are the glossary's canonical
+  forms and the speakers' names (the page's speakers, whole and word by word,
+  and the truth's speaker labels that are names). Each occurrence in the
+  reference (case-sensitive; a lower-case term also capitalised at a sentence
+  start; longest term first, no overlaps) is right when the draft word(s)
+  aligned to it (edit distance on lower-cased words, punctuation and a
+  possessive 's stripped) are spelled exactly like it. No normaliser here: it
+  would erase the case and the joins ("PyLadies") being measured.
 """
 
 from __future__ import annotations
@@ -423,6 +431,7 @@ class TalkScore:
     paragraph_lengths: list[int]
     invented_in_non_speech: int
     non_speech_seconds: float
+    terms: "TermScore | None" = None  # None: no term list given
 
     def to_json(self) -> dict:
         return {
@@ -439,11 +448,13 @@ class TalkScore:
             "paragraph_lengths": self.paragraph_lengths,
             "invented_in_non_speech": self.invented_in_non_speech,
             "non_speech_seconds": round(self.non_speech_seconds, 1),
+            "terms": None if self.terms is None else self.terms.to_json(),
         }
 
 
-def score_draft(truth: Truth, draft_body: str) -> TalkScore:
-    """All the figures for one talk's draft (the Markdown that the pipeline wrote)."""
+def score_draft(truth: Truth, draft_body: str, *, terms=None) -> TalkScore:
+    """All the figures for one talk's draft (the Markdown that the pipeline wrote); with ``terms``
+    (see talk_terms) also how many of their occurrences it spells right."""
     draft = parse_draft(draft_body)
     text = " ".join(c.text for c in draft)
     lengths = paragraph_lengths(draft)
@@ -456,6 +467,7 @@ def score_draft(truth: Truth, draft_body: str) -> TalkScore:
         paragraph_lengths=lengths,
         invented_in_non_speech=invented_in_non_speech(truth, text),
         non_speech_seconds=sum(s.end - s.start for s in truth.non_speech),
+        terms=None if terms is None else score_terms(truth.reference_text, text, terms),
     )
 
 
@@ -464,6 +476,134 @@ def total_wer(results: list[WerResult]) -> WerResult:
     n = sum(r.reference_words for r in results)
     s, d, i = (sum(getattr(r, k) for r in results) for k in ("substitutions", "deletions", "insertions"))
     return WerResult((s + d + i) / n if n else 0.0, n, s, d, i)
+
+
+# ---------------------------------------------------------------- names and project terms
+
+
+@dataclass
+class TermScore:
+    """How many of the reference's name and term occurrences the draft spells exactly right."""
+
+    occurrences: int
+    right: int
+    per_term: dict[str, list[int]] = field(default_factory=dict)  # term -> [right, occurrences]
+    misses: list[tuple[str, str]] = field(default_factory=list)  # (reference spelling, what the draft has there)
+
+    @property
+    def share(self) -> float | None:
+        return self.right / self.occurrences if self.occurrences else None
+
+    def to_json(self) -> dict:
+        return {"right": self.right, "occurrences": self.occurrences,
+                "share": None if self.share is None else round(self.share, 4),
+                "per_term": self.per_term, "misses": [list(m) for m in self.misses]}
+
+
+_EDGE_PUNCT = re.compile(r"^\W+|\W+$")
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
+def term_token(word: str) -> str:
+    """A word as written, without surrounding punctuation or a possessive 's ("(NumPy's," -> "NumPy")."""
+    return _POSSESSIVE.sub("", _EDGE_PUNCT.sub("", word))
+
+
+def term_tokens(text: str) -> list[str]:
+    """The text's words as written (case kept), for exact spelling checks; bare punctuation is dropped."""
+    return [t for t in (term_token(w) for w in text.split()) if t]
+
+
+def _term_spellings(term: str) -> list[list[str]]:
+    """How a term may appear in a reference: as written, and capitalised at a sentence start ("pandas" -> "Pandas")."""
+    words = term_tokens(term)
+    forms = [words]
+    if words and words[0][:1].islower():
+        forms.append([words[0][:1].upper() + words[0][1:], *words[1:]])
+    return forms
+
+
+def find_term_occurrences(tokens: list[str], terms) -> list[tuple[int, int, str]]:
+    """(start, length, term) for each occurrence of a term in the tokens, case-sensitive.
+
+    Longer terms are matched first and occurrences never overlap, so "Data
+    Umbrella" is one occurrence, not also one of "Data".
+    """
+    spellings = sorted(((form, term) for term in set(terms) for form in _term_spellings(term) if form),
+                       key=lambda item: -len(item[0]))
+    taken = [False] * len(tokens)
+    found = []
+    for form, term in spellings:
+        n = len(form)
+        for i in range(len(tokens) - n + 1):
+            if tokens[i:i + n] == form and not any(taken[i:i + n]):
+                taken[i:i + n] = [True] * n
+                found.append((i, n, term))
+    return sorted(found)
+
+
+def score_terms(reference: str, hypothesis: str, terms) -> TermScore:
+    """Each reference occurrence of a term: is it spelled exactly so at its aligned place in the hypothesis?
+
+    Words are compared as written (case-sensitive) after stripping surrounding
+    punctuation and a possessive 's. The two texts are aligned by edit distance
+    on lower-cased words, so a misspelled term ("numpy", "Rishama") lines up
+    with its reference word as a substitution; a term is right when each of its
+    words is matched, in order, by a hypothesis word spelled exactly like it.
+    A term split or merged differently ("py ladies" for "PyLadies") is wrong.
+    """
+    ref, hyp = term_tokens(reference), term_tokens(hypothesis)
+    occurrences = find_term_occurrences(ref, terms)
+    score = TermScore(len(occurrences), 0)
+    if not occurrences:
+        return score
+    ref_to_hyp: dict[int, int] = {}
+    if hyp:
+        result = _process([w.lower() for w in ref], [w.lower() for w in hyp])
+        for chunk in result.alignments[0]:
+            if chunk.type in ("equal", "substitute"):
+                # Indices include the leading dummy word.
+                for k in range(chunk.ref_end_idx - chunk.ref_start_idx):
+                    if chunk.ref_start_idx + k >= 1:
+                        ref_to_hyp[chunk.ref_start_idx + k - 1] = chunk.hyp_start_idx + k - 1
+    for start, length, term in occurrences:
+        at = [ref_to_hyp.get(start + j) for j in range(length)]
+        right = None not in at and all(at[j] == at[0] + j for j in range(length)) and \
+            all(hyp[at[j]] == ref[start + j] for j in range(length))
+        counts = score.per_term.setdefault(term, [0, 0])
+        counts[1] += 1
+        if right:
+            counts[0] += 1
+            score.right += 1
+        else:
+            written = " ".join(hyp[h] for h in at if h is not None) or "(nothing)"
+            score.misses.append((" ".join(ref[start:start + length]), written))
+    return score
+
+
+def talk_terms(truth: Truth, speakers=(), glossary_terms=None) -> list[str]:
+    """The names and project terms checked in a talk: the glossary's canonical forms, the page's speakers
+    (whole and each word: "Hugo Bowne-Anderson", "Hugo", "Bowne-Anderson") and the truth's speaker labels
+    that are names (capitalised: "Reshama"; not "speaker" or "host")."""
+    if glossary_terms is None:
+        sys.path.insert(0, str(REPO))
+        from pipeline.glossary import load_glossary
+
+        glossary_terms = load_glossary().canonical_forms
+    names = set(glossary_terms)
+    for speaker in speakers:
+        names.add(speaker)
+        names.update(term_tokens(speaker))
+    names.update(u.speaker for u in truth.utterances if u.speaker[:1].isupper())
+    return sorted(n for n in names if term_tokens(n))
+
+
+def page_speakers(talk: Path) -> list[str]:
+    """The speakers the talk's page names (pipeline.pages reads them)."""
+    sys.path.insert(0, str(REPO))
+    from pipeline.pages import read_page
+
+    return list(read_page(talk / "page.md").speakers)
 
 
 # ---------------------------------------------------------------- running things (evaluate.py, bench.py)
