@@ -75,6 +75,7 @@ class RunOptions:
     force: bool
     glossary: str
     export: tuple[str, ...]
+    keep_audio: bool
 
 
 @dataclass(frozen=True)

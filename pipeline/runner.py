@@ -222,7 +222,6 @@ class _Fetched:
     audio_path: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
-    rate_limited: bool = False
 
 
 class Runner:
@@ -354,6 +353,11 @@ class Runner:
         fetched = _Fetched(video, outcome, self.transcript_path(key, context), context=context)
         if transcribe_stage.read_cached(fetched.transcript_path) is not None:
             return fetched  # nothing to fetch: the model's work is already done
+        return self._fetch_audio(page, fetched)
+
+    def _fetch_audio(self, page: pages_mod.Page, fetched: _Fetched) -> _Fetched:
+        """Download (or find in the cache) and prepare a video's audio; errors go to ``fetched.error``."""
+        video, outcome, key = fetched.video, fetched.outcome, fetched.outcome.key
         if self._rate_limit_strikes >= RATE_LIMIT_STRIKES:
             fetched.error = ("download: not attempted: the site rate-limited this batch "
                              f"{RATE_LIMIT_STRIKES} times; rerun later with --sleep-requests/--sleep-interval or --cookies")
@@ -389,7 +393,7 @@ class Runner:
         except download_stage.RateLimitedError as e:
             with self._strikes_lock:
                 self._rate_limit_strikes += 1
-            fetched.error, fetched.rate_limited = f"download: {_one_line(e)}", True
+            fetched.error = f"download: {_one_line(e)}"
         except download_stage.DownloadError as e:
             fetched.error = f"download: {_one_line(e)}"
         except audio_stage.AudioError as e:
@@ -404,8 +408,11 @@ class Runner:
             # Another run may have finished this video while we waited for the lock.
             cached = transcribe_stage.read_cached(fetched.transcript_path)
             if cached is None:
-                if fetched.audio_path is None:
-                    raise RuntimeError("no prepared audio and no cached transcription")
+                if fetched.audio_path is None or not fetched.audio_path.is_file():
+                    # Fetched ahead as cached, or its WAV since removed (keep_audio): prepare it again.
+                    self._fetch_audio(page, fetched)
+                    if fetched.error:
+                        raise RuntimeError(fetched.error)
                 self.observer.stage(page, "transcribe", fetched.video.url)
                 self._trace("start", "transcribe", page, key)
                 # The model reports progress only as each window ends: tell the display the length now.
@@ -420,6 +427,11 @@ class Runner:
                 outcome.timings["transcribe"] += time.perf_counter() - t0
                 fetched.outcome.transcribed = True
                 self._trace("end", "transcribe", page, key, audio_seconds=cached.audio_duration)
+                if not self.config.run.keep_audio:
+                    # The transcription is cached and the media kept: the WAV (115 MB per audio
+                    # hour) can go, so the cache grows with downloads only.
+                    with self.cache.lock(f"fetch-{key}"):
+                        fetched.audio_path.unlink(missing_ok=True)
         fetched.outcome.audio_seconds = cached.audio_duration
         if self.config.run.export:
             stem = Path(page.path).stem

@@ -115,6 +115,8 @@ def test_run_writes_a_draft_with_the_page_headings_and_a_second_run_changes_noth
     assert pages.read_page(page).state == pages.HAS_DRAFT
     data = json.loads(report.read_text())
     assert data["totals"]["done"] == 1 and data["totals"]["videos_transcribed"] == 1
+    # the transcription is cached, so the 16 kHz WAV is gone: the cache grows with downloads only
+    assert list((cache / "transcripts").rglob("*.json")) and not list((cache / "audio").glob("*.wav"))
 
     second = run_cli(str(site), "--cache-dir", str(cache), "--report", str(report))
     assert second.returncode == 0, second.stderr
@@ -257,3 +259,21 @@ def test_unseen_multi_speaker_talk_lands_in_its_chapters_at_bare_whisper_accurac
     bare_text = evallib.bare_transcribe(evallib.load_bare_model(settings), folder / "talk.ogg", settings)
     bare = evallib.word_error_rate(truth.reference_text, bare_text)
     assert score.wer.wer <= bare.wer + 0.005, (score.wer, bare)
+
+
+def test_one_video_on_two_pages_with_different_context(tmp_path, media):
+    """Like 2022/71's two pages: each page's own names bias the model, so each gets its own
+    transcription; the second prepares the audio again after the first removed its WAV."""
+    server, _ = media
+    site = tmp_path / "site"
+    site.mkdir()
+    first = make_page(site / "71-a.md", server.url("jfk.flac"), ["00:00 Start"], title="Inaugural address")
+    second = make_page(site / "71-b.md", server.url("jfk.flac"), ["00:00 Start"], title="Kennedy and the New Frontier")
+    report = tmp_path / "report.json"
+    result = run_cli(str(site), "--context", "--cache-dir", str(tmp_path / "cache"), "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(report.read_text())
+    assert data["totals"]["done"] == 2 and data["totals"]["videos_transcribed"] == 2
+    assert server.hits["/jfk.flac"] >= 1 and data["totals"]["videos_downloaded"] == 1
+    for page in (first, second):
+        assert "ask not what your country can do for you" in spoken_text(pages.read_transcript(page)).lower()
