@@ -340,6 +340,7 @@ _YT_URL_ID_RES = [
 ]
 _YT_IMG_RE = re.compile(r"/vi(?:_webp)?/" + r"([A-Za-z0-9_-]{11})/")
 _URL_RE = re.compile(r"(?:https?://|(?<![\w/.])(?=(?:www\.)?youtu(?:\.be|be\.com)/))[^\s<>\"'\]\[()]+", re.IGNORECASE)
+_BARE_HREF_ID_RE = re.compile(r"youtube\.com/watch\?(?:[^\s\"'<>]*&)?([A-Za-z0-9_-]{11})$")
 _ANY_YT_ID_RE = re.compile(r"(?:youtu\.be/|[?&]v=|/vi/|/embed/|/shorts/|/live/)" + _YT_ID)
 
 
@@ -429,7 +430,10 @@ class _Block:
 
     @property
     def index(self) -> int | None:
+        # Only labels and headings name a part: an embed's alt text ("... part 3") does not.
         for c in self.context:
+            if not (_is_label(c) or _heading(c)):
+                continue
             idx = _part_index(c)
             if idx:
                 return idx
@@ -767,6 +771,11 @@ def _find_embeds(lines: list[_Line], names: list[str], stop: int, warnings: list
                 warnings.append("embed image does not hold an 11-character video id")
             if "youtube.com/watch" in href and not href_id:
                 warnings.append("embed link has no v= video id")
+                # "watch?feature=player_embedded&Tm5Vr8Ye2Hu": the id without its "v=".
+                bare = _BARE_HREF_ID_RE.search(href)
+                if bare and not img_id:
+                    href_id = bare.group(1)
+                    warnings.append(f"embed video id {href_id} read from a link without v=")
             vid = href_id or img_id
             if not vid:
                 continue

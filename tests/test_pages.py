@@ -496,3 +496,29 @@ def test_unnumbered_page_with_a_transcript_heading_is_an_event_but_repo_document
         assert pages.read_page(tmp_path / name).state == state, name
     (tmp_path / "notes.md").write_text("# Notes\n\n- Video: https://youtu.be/Hd4Ks7Lp0Qw\n")
     assert pages.read_page(tmp_path / "notes.md").state == pages.NOT_AN_EVENT
+
+
+def test_embed_link_without_v_and_no_image_id_still_names_the_video(tmp_path):
+    text = (
+        "# Ge: Z\n\n## Key Links\n- Video:\n\n## Video\n"
+        '<a href="http://www.youtube.com/watch?feature=player_embedded&Tm5Vr8Ye2Hu" target="_blank">'
+        '<img src="images/local.png" alt="x" width="50%" /></a>\n\n## Transcript\n'
+    )
+    (tmp_path / "106-g.md").write_text(text)
+    found = pages.read_page(tmp_path / "106-g.md")
+    assert found.state == pages.NEEDS_TRANSCRIPT
+    assert [v.id for v in found.videos] == ["Tm5Vr8Ye2Hu"]
+    assert any("without v=" in w for w in found.warnings)
+
+
+def test_an_unlabelled_chapter_list_goes_to_the_first_of_several_embedded_videos(tmp_path):
+    embed = ('<a href="http://www.youtube.com/watch?feature=player_embedded&v={id}" target="_blank">'
+             '<img src="http://img.youtube.com/vi/{id}/0.jpg" alt="Three videos part {n}" width="50%" /></a>\n')
+    ids = ["Aa1Bb2Cc3Dd", "Zk9Wp3Qa1Bc", "Xq7Lm2Np4Rt"]
+    text = ("# Hi: Three videos\n\n## Key Links\n- Video:\n\n## Video\n"
+            + "".join(embed.format(id=i, n=n) for n, i in enumerate(ids, 1))
+            + "\n## About the Event\nText.\n\n```\n00:00 Opening remarks\n03:00 Talk\n```\n\n## Transcript\n")
+    (tmp_path / "107-h.md").write_text(text)
+    found = pages.read_page(tmp_path / "107-h.md")
+    # the alt text's "part 3" names no part: the list belongs to the first video
+    assert [(v.id, len(v.chapters)) for v in found.videos] == [(ids[0], 2), (ids[1], 0), (ids[2], 0)]
