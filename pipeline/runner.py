@@ -232,6 +232,7 @@ class Runner:
         self.cache = cache
         self.observer = observer or NullObserver()
         self._model = None
+        self._model_error: Exception | None = None
         self._model_lock = threading.Lock()
         self._rate_limit_strikes = 0  # consecutive rate-limited downloads, shared by the fetch threads
         self._strikes_lock = threading.Lock()
@@ -488,9 +489,15 @@ class Runner:
     @property
     def model(self):
         with self._model_lock:
+            if self._model_error is not None:
+                raise self._model_error  # tried once already: no page waits on the hub again
             if self._model is None:
                 self._trace("start", "load-model")
-                self._model = transcribe_stage.load_model(self.config.model, batch_size=self.config.transcribe.batch_size)
+                try:
+                    self._model = transcribe_stage.load_model(self.config.model, batch_size=self.config.transcribe.batch_size)
+                except transcribe_stage.ModelError as e:
+                    self._model_error = e
+                    raise
                 self._trace("end", "load-model")
             return self._model
 

@@ -277,3 +277,19 @@ def test_one_video_on_two_pages_with_different_context(tmp_path, media):
     assert server.hits["/jfk.flac"] >= 1 and data["totals"]["videos_downloaded"] == 1
     for page in (first, second):
         assert "ask not what your country can do for you" in spoken_text(pages.read_transcript(page)).lower()
+
+
+def test_a_model_that_cannot_load_fails_each_page_with_one_clear_line(tmp_path, media):
+    server, _ = media
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in ("01-a.md", "02-b.md"):
+        make_page(site / name, server.url("jfk.flac"), ["00:00 Start"])
+    missing = tmp_path / "no-such-model"
+    missing.mkdir()  # a folder without model.bin
+    result = run_cli(str(site), "--model", str(missing), "--cache-dir", str(tmp_path / "cache"), "--json")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert [p["status"] for p in data["pages"]] == ["failed", "failed"]
+    assert all("cannot load model" in p["error"] and "\n" not in p["error"] for p in data["pages"])
+    assert "Traceback" not in result.stderr
