@@ -766,3 +766,32 @@ def run_pipeline(talk: Path, work_dir: Path, pipeline_args: list[str]) -> Pipeli
     except Exception as e:  # a page the pipeline could not write is a result, not a crash
         stderr += f"\nread_transcript: {e}"
     return PipelineRun(measured.wall, measured.peak_rss_mb, measured.returncode, report, draft, stderr[-2000:])
+
+
+def draft_without_glossary(work_dir: Path, config) -> str:
+    """The draft a run of run_pipeline(talk, work_dir, ...) would have written without the glossary.
+
+    The cache keeps the model's own words (the glossary applies on every use),
+    so this aligns, flags and renders the cached transcription of each video of
+    the run's page exactly as the runner does, minus the spelling fixes: the
+    "before" of a glossary comparison from the same decoding.
+    """
+    sys.path.insert(0, str(REPO))
+    from pipeline import align, flags, render, transcribe
+    from pipeline.pages import read_page
+
+    pages = sorted(work_dir.glob("99-*.md"))
+    transcripts = sorted((work_dir / "cache" / "transcripts").glob("*/*.json"))
+    if len(pages) != 1:
+        raise ValueError(f"{work_dir}: expected one page, found {len(pages)}")
+    page = read_page(pages[0])
+    if len(page.videos) != 1 or len(transcripts) != 1:
+        raise ValueError(f"{work_dir}: only one video with one cached transcription is supported "
+                         f"({len(page.videos)} videos, {len(transcripts)} transcriptions)")
+    video = page.videos[0]
+    transcription = transcribe.read_cached(transcripts[0])
+    if transcription is None:
+        raise ValueError(f"{transcripts[0]}: unreadable cached transcription")
+    alignment = align.align(transcription, video.chapters, config.align)
+    found = flags.flag_segments(transcription.segments, config.flags)
+    return render.render_transcript([(video.url, video.label, alignment, found)], model=config.model.name, date="0000-00-00")

@@ -10,6 +10,9 @@ writes the draft from an empty cache. Then, per talk and in total:
 - share of the draft's words in their true chapter, chapter boundary error (s)
 - paragraph length distribution (words)
 - words invented over music, noise or silence (draft and bare)
+- names and project terms spelled exactly right (glossary terms, speakers);
+  with --without-glossary also for the same run's words before the glossary's
+  spelling fixes (the cached model words, aligned and rendered again)
 
 How each figure is computed is written at the top of scripts/evallib.py
 (Whisper's English normaliser, edit-distance alignment to the reference).
@@ -39,9 +42,12 @@ sys.path.insert(0, str(REPO))
 def pipeline_args(args) -> list[str]:
     out = []
     for flag, value in (("--config", args.config), ("--model", args.model), ("--device", args.device),
-                        ("--batch-size", args.batch_size), ("--beam-size", args.beam_size)):
+                        ("--batch-size", args.batch_size), ("--beam-size", args.beam_size),
+                        ("--glossary", args.glossary)):
         if value is not None:
             out += [flag, str(value)]
+    if args.no_context:
+        out.append("--no-context")
     return out
 
 
@@ -50,11 +56,13 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def evaluate_talk(talk: Path, args, bare_model, bare_settings) -> dict:
+def evaluate_talk(talk: Path, args, bare_model, bare_settings, config, glossary_terms) -> dict:
     truth = evallib.load_truth(talk)
+    terms = evallib.talk_terms(truth, evallib.page_speakers(talk), glossary_terms)
     result: dict = {"talk": truth.name, "audio_seconds": round(truth.duration, 1)}
     if not args.no_pipeline:
-        run = evallib.run_pipeline(talk, args.work_dir / truth.name, pipeline_args(args))
+        work_dir = args.work_dir / truth.name
+        run = evallib.run_pipeline(talk, work_dir, pipeline_args(args))
         page = run.page_report
         result["pipeline"] = {
             "status": page.get("status", "failed" if run.returncode else "?"),
@@ -66,13 +74,18 @@ def evaluate_talk(talk: Path, args, bare_model, bare_settings) -> dict:
             "timings": page.get("timings", {}),
         }
         if run.draft:
-            result["draft"] = evallib.score_draft(truth, run.draft).to_json()
+            result["draft"] = evallib.score_draft(truth, run.draft, terms=terms).to_json()
+            if args.without_glossary:
+                before = evallib.draft_without_glossary(work_dir, config)
+                result["draft_without_glossary"] = evallib.score_draft(truth, before, terms=terms).to_json()
     if bare_model is not None:
         start = time.perf_counter()
         text = evallib.bare_transcribe(bare_model, truth.audio_path, bare_settings)
         wall = time.perf_counter() - start
         wer = evallib.word_error_rate(truth.reference_text, text)
+        bare_terms = evallib.score_terms(truth.reference_text, text, terms)
         result["bare"] = {
+            "terms": bare_terms.to_json(),
             "wer": round(wer.wer, 4), "reference_words": wer.reference_words,
             "substitutions": wer.substitutions, "deletions": wer.deletions, "insertions": wer.insertions,
             "invented_in_non_speech": evallib.invented_in_non_speech(truth, text),
@@ -89,9 +102,20 @@ def totals(results: list[dict]) -> dict:
         total = evallib.total_wer([evallib.WerResult(p["wer"], p["reference_words"], p["substitutions"], p["deletions"], p["insertions"]) for p in parts])
         return {"wer": round(total.wer, 4), "reference_words": total.reference_words, "talks": len(parts)}
 
+    def terms_of(key: str) -> dict | None:
+        parts = [r[key]["terms"] for r in results if r.get(key, {}).get("terms")]
+        if not parts:
+            return None
+        right, occurrences = sum(p["right"] for p in parts), sum(p["occurrences"] for p in parts)
+        return {"right": right, "occurrences": occurrences, "share": round(right / occurrences, 4) if occurrences else None}
+
     drafts = [r["draft"] for r in results if "draft" in r]
     out: dict = {"talks": len(results), "audio_minutes": round(sum(r["audio_seconds"] for r in results) / 60, 1),
-                 "draft_wer": wer_of("draft"), "bare_wer": wer_of("bare")}
+                 "draft_wer": wer_of("draft"), "bare_wer": wer_of("bare"),
+                 "draft_terms": terms_of("draft"), "bare_terms": terms_of("bare")}
+    if any("draft_without_glossary" in r for r in results):
+        out["draft_without_glossary_wer"] = wer_of("draft_without_glossary")
+        out["draft_without_glossary_terms"] = terms_of("draft_without_glossary")
     chaptered = [d for d in drafts if d["words_in_true_chapter"] is not None]
     if chaptered:
         words = sum(d["reference_words"] for d in chaptered)
@@ -121,8 +145,11 @@ def print_table(results: list[dict], total: dict) -> None:
     def pct(x):
         return "-" if x is None else f"{100 * x:.1f}%"
 
+    def terms(t):
+        return "-" if not t else f"{t['right']}/{t['occurrences']}"
+
     table = Table(title="du-transcripts evaluation")
-    for col in ("talk", "min", "WER draft", "WER bare", "in chapter", "boundary s (mean/max)", "paragraphs (p10/med/p90/max)", "invented draft/bare", "speed", "status"):
+    for col in ("talk", "min", "WER draft", "WER bare", "terms draft/bare", "in chapter", "boundary s (mean/max)", "paragraphs (p10/med/p90/max)", "invented draft/bare", "speed", "status"):
         table.add_column(col, justify="left" if col in ("talk", "status") else "right")
     for r in results:
         d, b, p = r.get("draft", {}), r.get("bare", {}), r.get("pipeline", {})
@@ -130,7 +157,7 @@ def print_table(results: list[dict], total: dict) -> None:
         para = d.get("paragraphs")
         table.add_row(
             r["talk"], f"{r['audio_seconds'] / 60:.1f}", pct(d.get("wer")), pct(b.get("wer")),
-            pct(d.get("words_in_true_chapter")),
+            f"{terms(d.get('terms'))} / {terms(b.get('terms'))}", pct(d.get("words_in_true_chapter")),
             f"{statistics.fmean(errors):.1f}/{max(errors):.1f}" if errors else "-",
             f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}" if para and para["count"] else "-",
             f"{d.get('invented_in_non_speech', '-')}/{b.get('invented_in_non_speech', '-')}",
@@ -141,13 +168,19 @@ def print_table(results: list[dict], total: dict) -> None:
     para = total.get("paragraphs")
     table.add_row(
         "TOTAL", f"{total['audio_minutes']:.1f}", pct((total.get("draft_wer") or {}).get("wer")),
-        pct((total.get("bare_wer") or {}).get("wer")), pct(total.get("words_in_true_chapter")),
+        pct((total.get("bare_wer") or {}).get("wer")),
+        f"{terms(total.get('draft_terms'))} / {terms(total.get('bare_terms'))}", pct(total.get("words_in_true_chapter")),
         f"{be['mean']:.1f}/{be['max']:.1f}" if be else "-",
         f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}" if para else "-",
         f"{total['invented_in_non_speech']['draft']}/{total['invented_in_non_speech']['bare']}", "", "",
         style="bold",
     )
-    Console(width=200).print(table)
+    Console(width=220).print(table)
+    for key, name in (("draft_terms", "draft"), ("draft_without_glossary_terms", "draft without glossary"), ("bare_terms", "bare")):
+        t = total.get(key)
+        if t:
+            wer = (total.get(key.replace("_terms", "_wer")) or {}).get("wer")
+            print(f"names and terms spelled right, {name}: {t['right']}/{t['occurrences']} = {pct(t['share'])}; WER {pct(wer)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", help="auto, cpu or cuda (default: the config's)")
     parser.add_argument("--batch-size", type=int, help="batched inference size, 1 = sequential (default: the config's)")
     parser.add_argument("--beam-size", type=int, help="beam size (default: the config's)")
+    parser.add_argument("--no-context", action="store_true", help="run the pipeline with --no-context (no page prompt)")
+    parser.add_argument("--glossary", help="an extra glossary TOML for the pipeline (passed as run --glossary)")
+    parser.add_argument("--without-glossary", action="store_true",
+                        help="also score each run's draft rendered again from its cached model words, without the glossary's fixes")
     parser.add_argument("--no-pipeline", action="store_true", help="score bare faster-whisper only")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare faster-whisper baseline")
     parser.add_argument("--work-dir", type=Path, default=REPO / "eval" / "work", help="pages, caches and reports of the runs (default: eval/work)")
@@ -183,11 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     config = config.replace("transcribe", batch_size=args.batch_size, beam_size=args.beam_size)
     bare_settings = evallib.BareSettings.from_config(config)
     bare_model = None if args.no_bare else evallib.load_bare_model(bare_settings)
+    from pipeline.glossary import load_glossary
+
+    glossary_terms = load_glossary(args.glossary or config.run.glossary or None).canonical_forms
 
     results = []
     for talk in talks:
         print(f"{talk.name} ...", file=sys.stderr, flush=True)
-        results.append(evaluate_talk(talk, args, bare_model, bare_settings))
+        results.append(evaluate_talk(talk, args, bare_model, bare_settings, config, glossary_terms))
     total = totals(results)
     print_table(results, total)
     args.out.parent.mkdir(parents=True, exist_ok=True)
