@@ -32,8 +32,10 @@ How each figure is measured (the README of the evaluation, in short):
 - **Names and terms spelled right**: the terms are the glossary's canonical
   forms and the speakers' names (the page's speakers, whole and word by word,
   and the truth's speaker labels that are names). Each occurrence in the
-  reference (case-sensitive; a lower-case term also capitalised at a sentence
-  start; longest term first, no overlaps) is right when the draft word(s)
+  reference (case-sensitive; a lower-case term such as "pandas" also
+  capitalised at a sentence start, but not elsewhere: "a Pandas DataFrame" is
+  the human transcriber's spelling, not the project's; longest term first, no
+  overlaps) is right when the draft word(s)
   aligned to it (edit distance on lower-cased words, punctuation and a
   possessive 's stripped) are spelled exactly like it. No normaliser here: it
   would erase the case and the joins ("PyLadies") being measured.
@@ -514,29 +516,37 @@ def term_tokens(text: str) -> list[str]:
     return [t for t in (term_token(w) for w in text.split()) if t]
 
 
-def _term_spellings(term: str) -> list[list[str]]:
-    """How a term may appear in a reference: as written, and capitalised at a sentence start ("pandas" -> "Pandas")."""
-    words = term_tokens(term)
-    forms = [words]
-    if words and words[0][:1].islower():
-        forms.append([words[0][:1].upper() + words[0][1:], *words[1:]])
-    return forms
+def sentence_starts(text: str) -> list[bool]:
+    """For each of term_tokens(text): does it start a sentence (the first word, or one after . ? ! or …)?"""
+    starts, after_end = [], True
+    for word in text.split():
+        if term_token(word):
+            starts.append(after_end)
+            after_end = False
+        if word.rstrip("\"')]»”’").endswith((".", "?", "!", "…")):
+            after_end = True
+    return starts
 
 
-def find_term_occurrences(tokens: list[str], terms) -> list[tuple[int, int, str]]:
+def find_term_occurrences(tokens: list[str], terms, starts: list[bool] | None = None) -> list[tuple[int, int, str]]:
     """(start, length, term) for each occurrence of a term in the tokens, case-sensitive.
 
-    Longer terms are matched first and occurrences never overlap, so "Data
-    Umbrella" is one occurrence, not also one of "Data".
+    A term that is lower case by its project's convention ("pandas") also
+    counts capitalised where ``starts`` (see sentence_starts) says a sentence
+    starts, not elsewhere: "a Pandas DataFrame" is the reference's own spelling,
+    not the canonical one. Longer terms are matched first and occurrences never
+    overlap, so "Data Umbrella" is one occurrence, not also one of "Data".
     """
-    spellings = sorted(((form, term) for term in set(terms) for form in _term_spellings(term) if form),
-                       key=lambda item: -len(item[0]))
+    forms = sorted(((term_tokens(term), term) for term in set(terms)), key=lambda item: -len(item[0]))
     taken = [False] * len(tokens)
     found = []
-    for form, term in spellings:
+    for form, term in forms:
         n = len(form)
+        capitalised = form[0][:1].upper() + form[0][1:] if form and form[0][:1].islower() else None
         for i in range(len(tokens) - n + 1):
-            if tokens[i:i + n] == form and not any(taken[i:i + n]):
+            if any(taken[i:i + n]) or tokens[i + 1:i + n] != form[1:]:
+                continue
+            if tokens[i] == form[0] or (tokens[i] == capitalised and starts is not None and starts[i]):
                 taken[i:i + n] = [True] * n
                 found.append((i, n, term))
     return sorted(found)
@@ -553,7 +563,7 @@ def score_terms(reference: str, hypothesis: str, terms) -> TermScore:
     A term split or merged differently ("py ladies" for "PyLadies") is wrong.
     """
     ref, hyp = term_tokens(reference), term_tokens(hypothesis)
-    occurrences = find_term_occurrences(ref, terms)
+    occurrences = find_term_occurrences(ref, terms, sentence_starts(reference))
     score = TermScore(len(occurrences), 0)
     if not occurrences:
         return score
