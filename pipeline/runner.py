@@ -219,6 +219,7 @@ class _Fetched:
     outcome: VideoOutcome
     transcript_path: Path
     context: context_stage.PromptContext = context_stage.PromptContext()
+    cached: transcribe_stage.Transcription | None = None  # found in the cache when fetching
     audio_path: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
@@ -352,7 +353,8 @@ class Runner:
         outcome.key = key
         context = self.prompt(page)
         fetched = _Fetched(video, outcome, self.transcript_path(key, context), context=context)
-        if transcribe_stage.read_cached(fetched.transcript_path) is not None:
+        fetched.cached = transcribe_stage.read_cached(fetched.transcript_path)
+        if fetched.cached is not None:
             return fetched  # nothing to fetch: the model's work is already done
         return self._fetch_audio(page, fetched)
 
@@ -407,7 +409,7 @@ class Runner:
         key = fetched.outcome.key
         with self.cache.lock(f"transcribe-{key}"):
             # Another run may have finished this video while we waited for the lock.
-            cached = transcribe_stage.read_cached(fetched.transcript_path)
+            cached = fetched.cached or transcribe_stage.read_cached(fetched.transcript_path)
             if cached is None:
                 if fetched.audio_path is None or not fetched.audio_path.is_file():
                     # Fetched ahead as cached, or its WAV since removed (keep_audio): prepare it again.
