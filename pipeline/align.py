@@ -13,8 +13,9 @@ sentence is split across chapters; headings keep the page's own time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from .config import AlignOptions
 from .transcribe import Transcription, Word
@@ -98,7 +99,7 @@ class _Words:
         return b == 0 or b >= self.n or ends_sentence(self.words[b - 1])
 
 
-def align(transcription: Transcription, chapters: Sequence["Chapter"], options: AlignOptions) -> Alignment:
+def align(transcription: Transcription, chapters: Sequence[Chapter], options: AlignOptions) -> Alignment:
     words = _Words([w for w in transcription.words if w.text.strip()])
     duration = max(transcription.audio_duration, words.time(words.n))
     if not chapters:
@@ -109,14 +110,16 @@ def align(transcription: Transcription, chapters: Sequence["Chapter"], options: 
 # --------------------------------------------------------------------------- chapters
 
 
-def _chapters(words: _Words, chapters: list["Chapter"], duration: float, options: AlignOptions) -> Alignment:
+def _chapters(words: _Words, chapters: list[Chapter], duration: float, options: AlignOptions) -> Alignment:
     result = Alignment()
     seen: set[tuple[float, str]] = set()
-    kept: list["Chapter"] = []
+    kept: list[Chapter] = []
     for chapter in chapters:
         key = (chapter.start, " ".join(chapter.title.split()))
         if key in seen:
-            result.warnings.append(f"chapter {chapter.title!r} at {format_timestamp(chapter.start)} is listed twice; kept once")
+            result.warnings.append(
+                f"chapter {chapter.title!r} at {format_timestamp(chapter.start)} is listed twice; kept once"
+            )
             continue
         seen.add(key)
         kept.append(chapter)
@@ -128,7 +131,9 @@ def _chapters(words: _Words, chapters: list["Chapter"], duration: float, options
     for i, chapter in enumerate(kept):
         stamp = format_timestamp(chapter.start)
         if chapter.start < 0:
-            result.warnings.append(f"chapter {chapter.title!r} starts before the audio ({chapter.start:g} s); placed at 00:00")
+            result.warnings.append(
+                f"chapter {chapter.title!r} starts before the audio ({chapter.start:g} s); placed at 00:00"
+            )
         elif chapter.start > duration:
             result.warnings.append(
                 f"chapter {chapter.title!r} at {stamp} starts after the audio ends ({format_timestamp(duration)})"
@@ -166,8 +171,12 @@ def _chapters(words: _Words, chapters: list["Chapter"], duration: float, options
         lead = words.words[:first]
         result.chapters.append(
             AlignedChapter(
-                title=None, start=0.0, audio_start=0.0, audio_end=words.time(first),
-                paragraphs=_paragraphs(lead, options), kind=LEAD,
+                title=None,
+                start=0.0,
+                audio_start=0.0,
+                audio_end=words.time(first),
+                paragraphs=_paragraphs(lead, options),
+                kind=LEAD,
             )
         )
     for i, chapter in enumerate(kept):
@@ -211,7 +220,11 @@ def _snap(words: _Words, target: float, lowest: int, tolerance: float, min_pause
     pauses = [b for b in near if words.pause(b) >= min_pause]
     if pauses:
         return max(pauses, key=score)
-    further = [b for b in range(lowest, words.n + 1) if words.sentence_start(b) and abs(words.time(b) - target) <= 4 * tolerance]
+    further = [
+        b
+        for b in range(lowest, words.n + 1)
+        if words.sentence_start(b) and abs(words.time(b) - target) <= 4 * tolerance
+    ]
     if further:
         return min(further, key=lambda b: abs(words.time(b) - target))
     return min(range(lowest, words.n + 1), key=lambda b: abs(words.time(b) - target))
@@ -274,9 +287,7 @@ def _paragraphs(words: list[Word], options: AlignOptions) -> list[Paragraph]:
     if len(cuts) > 2 and cuts[-1] - cuts[-2] < lo / 2 and cuts[-1] - cuts[-3] <= hi:
         del cuts[-2]
     return [
-        Paragraph(start=words[a].start, end=words[b - 1].end, words=words[a:b])
-        for a, b in zip(cuts, cuts[1:])
-        if b > a
+        Paragraph(start=words[a].start, end=words[b - 1].end, words=words[a:b]) for a, b in zip(cuts, cuts[1:]) if b > a
     ]
 
 

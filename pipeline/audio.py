@@ -127,15 +127,30 @@ def _wav_frames(path: Path) -> int | None:
 def _decode(media: Path, out: Path) -> tuple[float | None, str]:
     """Run ffmpeg: ``media`` -> 16 kHz mono s16 WAV at ``out``. Returns (declared seconds, ffmpeg's log)."""
     command = [
-        ffmpeg_path(), "-nostdin", "-hide_banner", "-nostats", "-y",
-        "-i", str(media.resolve()),
-        "-vn", "-sn", "-dn",
-        "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le",
-        "-f", "wav", str(out),
+        ffmpeg_path(),
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-y",
+        "-i",
+        str(media.resolve()),
+        "-vn",
+        "-sn",
+        "-dn",
+        "-ac",
+        "1",
+        "-ar",
+        str(SAMPLE_RATE),
+        "-c:a",
+        "pcm_s16le",
+        "-f",
+        "wav",
+        str(out),
     ]
     try:
-        result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, check=False)
+        result = subprocess.run(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+        )
     except OSError as e:
         raise AudioError(f"cannot run ffmpeg: {e.strerror or e} ({media})") from None
     stderr = result.stderr.decode("utf-8", "replace")

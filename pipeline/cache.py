@@ -34,7 +34,7 @@ class Cache:
     root: Path
 
     @classmethod
-    def at(cls, path: str | Path | None) -> "Cache":
+    def at(cls, path: str | Path | None) -> Cache:
         root = Path(path).expanduser() if path else default_cache_dir()
         root.mkdir(parents=True, exist_ok=True)
         return cls(root.resolve())

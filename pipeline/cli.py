@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -39,7 +38,7 @@ def _root(
 
 @app.command()
 def scan(
-    paths: List[Path] = typer.Argument(..., help="Event pages, or folders searched recursively for *.md."),
+    paths: list[Path] = typer.Argument(..., help="Event pages, or folders searched recursively for *.md."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array, one object per page."),
 ) -> None:
     """List event pages, their state, videos and chapters, without downloading anything."""
@@ -74,7 +73,7 @@ def scan(
         raise typer.Exit(1)
 
 
-def _parse_shard(value: Optional[str]) -> Optional[tuple[int, int]]:
+def _parse_shard(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
     try:
@@ -86,14 +85,21 @@ def _parse_shard(value: Optional[str]) -> Optional[tuple[int, int]]:
     return index, count
 
 
-def _build_config(config_file: Optional[Path], **overrides) -> Config:
+def _build_config(config_file: Path | None, **overrides) -> Config:
     """configs/default.toml, then --config FILE, then the flags that were given."""
     try:
         config = load_config(config_file)
         sections = {
             "model": ("name", "device", "compute_type", "cpu_threads"),
             "transcribe": ("batch_size", "beam_size", "language", "vad_filter", "use_page_context"),
-            "download": ("cookies", "cookies_from_browser", "sleep_requests", "sleep_interval", "rate_limit", "retries"),
+            "download": (
+                "cookies",
+                "cookies_from_browser",
+                "sleep_requests",
+                "sleep_interval",
+                "rate_limit",
+                "retries",
+            ),
             "run": ("cache_dir", "downloads_ahead", "glossary", "export"),
         }
         for section, names in sections.items():
@@ -105,37 +111,53 @@ def _build_config(config_file: Optional[Path], **overrides) -> Config:
 
 
 ConfigOpt = typer.Option(None, "--config", help="A TOML file overlaying configs/default.toml (or 'gpu').")
-CacheOpt = typer.Option(None, "--cache-dir", help="Cache folder [default: the user cache, $XDG_CACHE_HOME/du-transcripts].")
+CacheOpt = typer.Option(
+    None, "--cache-dir", help="Cache folder [default: the user cache, $XDG_CACHE_HOME/du-transcripts]."
+)
 
 
 @app.command()
 def run(
-    paths: List[Path] = typer.Argument(..., help="Event pages, or folders searched recursively for *.md."),
-    config_file: Optional[Path] = ConfigOpt,
-    model: Optional[str] = typer.Option(None, "--model", help="Model name (tiny.en, base, large-v3, turbo, ...) or a local CTranslate2 folder."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda."),
-    compute_type: Optional[str] = typer.Option(None, "--compute-type", help="auto, int8, float16, int8_float16, float32, ..."),
-    cpu_threads: Optional[int] = typer.Option(None, "--cpu-threads", help="CPU threads for the model (0: one per core)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Batched inference size (1: sequential)."),
-    beam_size: Optional[int] = typer.Option(None, "--beam-size"),
-    language: Optional[str] = typer.Option(None, "--language"),
-    context: Optional[bool] = typer.Option(None, "--context/--no-context", help="Bias the model toward the page's names and terms."),
-    cache_dir: Optional[Path] = CacheOpt,
-    downloads_ahead: Optional[int] = typer.Option(None, "--downloads-ahead", help="Videos fetched ahead of the one being transcribed."),
-    cookies: Optional[str] = typer.Option(None, "--cookies", help="cookies.txt for yt-dlp (YouTube's bot check)."),
-    cookies_from_browser: Optional[str] = typer.Option(None, "--cookies-from-browser", help="e.g. firefox."),
-    sleep_requests: Optional[float] = typer.Option(None, "--sleep-requests", help="Seconds between yt-dlp's HTTP requests."),
-    sleep_interval: Optional[float] = typer.Option(None, "--sleep-interval", help="Seconds before each download."),
-    rate_limit: Optional[str] = typer.Option(None, "--rate-limit", help="Download speed cap, e.g. 2M."),
-    retries: Optional[int] = typer.Option(None, "--retries", help="Download retries on transient errors."),
-    glossary: Optional[str] = typer.Option(None, "--glossary", help="A TOML file of extra spelling fixes."),
-    export: Optional[str] = typer.Option(None, "--export", help="Also write subtitles/word JSON: any of srt,vtt,json."),
-    only_missing: bool = typer.Option(True, "--only-missing", help="Only pages whose Transcript section is empty (the default)."),
+    paths: list[Path] = typer.Argument(..., help="Event pages, or folders searched recursively for *.md."),
+    config_file: Path | None = ConfigOpt,
+    model: str | None = typer.Option(
+        None, "--model", help="Model name (tiny.en, base, large-v3, turbo, ...) or a local CTranslate2 folder."
+    ),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    compute_type: str | None = typer.Option(
+        None, "--compute-type", help="auto, int8, float16, int8_float16, float32, ..."
+    ),
+    cpu_threads: int | None = typer.Option(
+        None, "--cpu-threads", help="CPU threads for the model (0: one per core)."
+    ),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Batched inference size (1: sequential)."),
+    beam_size: int | None = typer.Option(None, "--beam-size"),
+    language: str | None = typer.Option(None, "--language"),
+    context: bool | None = typer.Option(
+        None, "--context/--no-context", help="Bias the model toward the page's names and terms."
+    ),
+    cache_dir: Path | None = CacheOpt,
+    downloads_ahead: int | None = typer.Option(
+        None, "--downloads-ahead", help="Videos fetched ahead of the one being transcribed."
+    ),
+    cookies: str | None = typer.Option(None, "--cookies", help="cookies.txt for yt-dlp (YouTube's bot check)."),
+    cookies_from_browser: str | None = typer.Option(None, "--cookies-from-browser", help="e.g. firefox."),
+    sleep_requests: float | None = typer.Option(
+        None, "--sleep-requests", help="Seconds between yt-dlp's HTTP requests."
+    ),
+    sleep_interval: float | None = typer.Option(None, "--sleep-interval", help="Seconds before each download."),
+    rate_limit: str | None = typer.Option(None, "--rate-limit", help="Download speed cap, e.g. 2M."),
+    retries: int | None = typer.Option(None, "--retries", help="Download retries on transient errors."),
+    glossary: str | None = typer.Option(None, "--glossary", help="A TOML file of extra spelling fixes."),
+    export: str | None = typer.Option(None, "--export", help="Also write subtitles/word JSON: any of srt,vtt,json."),
+    only_missing: bool = typer.Option(
+        True, "--only-missing", help="Only pages whose Transcript section is empty (the default)."
+    ),
     force: bool = typer.Option(False, "--force", help="Also redo this tool's own (unedited) drafts."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=0, help="At most N pages."),
-    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: only this machine's share of the backlog."),
+    limit: int | None = typer.Option(None, "--limit", min=0, help="At most N pages."),
+    shard: str | None = typer.Option(None, "--shard", help="I/N: only this machine's share of the backlog."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be done; download and write nothing."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Write the run's report as JSON to FILE."),
+    report: Path | None = typer.Option(None, "--report", help="Write the run's report as JSON to FILE."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON instead of a table."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
@@ -144,11 +166,25 @@ def run(
     from .runner import Selection, run_batch
 
     config = _build_config(
-        config_file, name=model, device=device, compute_type=compute_type, cpu_threads=cpu_threads,
-        batch_size=batch_size, beam_size=beam_size, language=language, use_page_context=context,
-        cache_dir=str(cache_dir) if cache_dir else None, downloads_ahead=downloads_ahead, cookies=cookies,
-        cookies_from_browser=cookies_from_browser, sleep_requests=sleep_requests, sleep_interval=sleep_interval,
-        rate_limit=rate_limit, retries=retries, glossary=glossary, export=export,
+        config_file,
+        name=model,
+        device=device,
+        compute_type=compute_type,
+        cpu_threads=cpu_threads,
+        batch_size=batch_size,
+        beam_size=beam_size,
+        language=language,
+        use_page_context=context,
+        cache_dir=str(cache_dir) if cache_dir else None,
+        downloads_ahead=downloads_ahead,
+        cookies=cookies,
+        cookies_from_browser=cookies_from_browser,
+        sleep_requests=sleep_requests,
+        sleep_interval=sleep_interval,
+        rate_limit=rate_limit,
+        retries=retries,
+        glossary=glossary,
+        export=export,
     )
     selection = Selection(force=force or config.run.force, limit=limit, shard=_parse_shard(shard), dry_run=dry_run)
     show_progress = not (quiet or as_json or dry_run) and err_console.is_terminal
@@ -177,10 +213,10 @@ def run(
 
 @app.command()
 def status(
-    paths: List[Path] = typer.Argument(..., help="Event pages, or folders searched recursively for *.md."),
-    config_file: Optional[Path] = ConfigOpt,
-    model: Optional[str] = typer.Option(None, "--model", help="The model a run would use (the cache is per model)."),
-    cache_dir: Optional[Path] = CacheOpt,
+    paths: list[Path] = typer.Argument(..., help="Event pages, or folders searched recursively for *.md."),
+    config_file: Path | None = ConfigOpt,
+    model: str | None = typer.Option(None, "--model", help="The model a run would use (the cache is per model)."),
+    cache_dir: Path | None = CacheOpt,
     force: bool = typer.Option(False, "--force", help="As a run with --force would see it."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -200,13 +236,17 @@ def status(
         videos = row["videos"] or [{}]
         for i, v in enumerate(videos):
             table.add_row(
-                row["path"] if i == 0 else "", row["state"] if i == 0 else "", row["action"] if i == 0 else "",
+                row["path"] if i == 0 else "",
+                row["state"] if i == 0 else "",
+                row["action"] if i == 0 else "",
                 *("[green]cached[/]" if v.get(k) else ("-" if v else "") for k in ("media", "audio", "transcript")),
             )
     console.print(table)
     actions = [r["action"] for r in rows]
-    console.print(f"{actions.count('transcribe')} to transcribe, {actions.count('write')} only to write from cache, "
-                  f"{len(rows) - actions.count('transcribe') - actions.count('write')} skipped")
+    console.print(
+        f"{actions.count('transcribe')} to transcribe, {actions.count('write')} only to write from cache, "
+        f"{len(rows) - actions.count('transcribe') - actions.count('write')} skipped"
+    )
 
 
 def main() -> None:

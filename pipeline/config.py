@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -100,7 +101,7 @@ class Config:
     run: RunOptions
     flags: FlagOptions
 
-    def replace(self, section: str, **changes: Any) -> "Config":
+    def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some options of one section changed (None values are ignored)."""
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
@@ -210,7 +211,9 @@ def _coerce(value: Any, type_name: Any, where: str) -> Any:
         if t == "str":
             return str(value)
         if t == "tuple[float, ...]":
-            items = value.split(",") if isinstance(value, str) else (value if isinstance(value, (list, tuple)) else [value])
+            items = (
+                value.split(",") if isinstance(value, str) else (value if isinstance(value, (list, tuple)) else [value])
+            )
             return tuple(float(v) for v in items)
         if t == "tuple[str, ...]":
             items = value.split(",") if isinstance(value, str) else value

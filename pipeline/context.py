@@ -79,10 +79,14 @@ def count_tokens(text: str, tokenizer=None) -> int:
         return len(getattr(ids, "ids", ids))
     # Whisper's BPE spends about one token per 4 letters of plain English and more on
     # names and punctuation: one token per 2.5 letters of a word, one per mark.
-    return sum(math.ceil(len(w) / 2.5) for w in re.findall(r"[A-Za-z0-9]+", text)) + len(re.findall(r"[^\sA-Za-z0-9]", text))
+    return sum(math.ceil(len(w) / 2.5) for w in re.findall(r"[A-Za-z0-9]+", text)) + len(
+        re.findall(r"[^\sA-Za-z0-9]", text)
+    )
 
 
-def prompt_for(page: Page, options: TranscribeOptions, tokenizer=None, *, glossary: Glossary | None = None) -> PromptContext:
+def prompt_for(
+    page: Page, options: TranscribeOptions, tokenizer=None, *, glossary: Glossary | None = None
+) -> PromptContext:
     """The page context to decode with under ``options`` (empty where it would do harm or is off)."""
     if not options.use_page_context or options.batch_size <= 1:
         return PromptContext()

@@ -35,9 +35,9 @@ import os
 import re
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import tenacity
 
@@ -154,7 +154,7 @@ def _local_path(url: str) -> Path | None:
         try:
             return Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path))
         except ValueError:
-            return Path(urllib.request.url2pathname(text[len("file://"):]))
+            return Path(urllib.request.url2pathname(text[len("file://") :]))
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
         return None
     path = Path(os.path.expanduser(text))  # "~user" with no such user stays as it is
@@ -196,8 +196,9 @@ def cached_media(url: str, cache_dir: str | Path) -> Media | None:
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return Media(url=url, key=key, path=path, title=record.get("title"), duration=record.get("duration"),
-                 from_cache=True)
+    return Media(
+        url=url, key=key, path=path, title=record.get("title"), duration=record.get("duration"), from_cache=True
+    )
 
 
 def _local_media(url: str, path: Path) -> Media:
@@ -321,8 +322,14 @@ def _download_once(url: str, key: str, folder: Path, ydl_options: dict) -> Media
     if path is None:
         raise DownloadError(url, "yt-dlp finished but no file was written")
     duration = info.get("duration")
-    return Media(url=url, key=key, path=path, title=info.get("title"),
-                 duration=float(duration) if duration else None, from_cache=False)
+    return Media(
+        url=url,
+        key=key,
+        path=path,
+        title=info.get("title"),
+        duration=float(duration) if duration else None,
+        from_cache=False,
+    )
 
 
 def _downloaded_file(info: dict, folder: Path) -> Path | None:
@@ -456,21 +463,34 @@ def _tell_retry(state: tenacity.RetryCallState) -> None:
 _TEXT_RULES: list[tuple[str, str, type[DownloadError]]] = [
     # YouTube answers a busy client with "Sign in to confirm you're not a bot" or
     # "This content isn't available" (sometimes "..., try again later").
-    (r"not a bot|content isn.t available|try again later|rate-limit|too many requests|http error 429",
-     RATE_LIMITED, RateLimitedError),
+    (
+        r"not a bot|content isn.t available|try again later|rate-limit|too many requests|http error 429",
+        RATE_LIMITED,
+        RateLimitedError,
+    ),
     (r"requested format is not available", "no format matches the configured [download] format", DownloadError),
     (r"private video|video is private", PRIVATE, DownloadError),
     (r"confirm your age|age-restricted", "age-restricted video: pass --cookies of a signed-in account", DownloadError),
-    (r"video unavailable|video is unavailable|has been removed|no longer available|been terminated|is not available"
-     r"|http error 410", REMOVED, DownloadError),
-    (r"unsupported url|is not a valid url|no video formats found|no media found|unsafe extension|unable to extract",
-     NOT_MEDIA, DownloadError),
+    (
+        r"video unavailable|video is unavailable|has been removed|no longer available|been terminated|is not available"
+        r"|http error 410",
+        REMOVED,
+        DownloadError,
+    ),
+    (
+        r"unsupported url|is not a valid url|no video formats found|no media found|unsafe extension|unable to extract",
+        NOT_MEDIA,
+        DownloadError,
+    ),
     (r"http error 404", NOT_FOUND, DownloadError),
     (r"http error 403", FORBIDDEN, DownloadError),
     (r"http error 5\d\d", "server error (HTTP 5xx)", _TransientError),
-    (r"downloaded \d+ bytes, expected|bytes read|more expected|connection (?:reset|refused|aborted)"
-     r"|remote end closed|timed out|network is unreachable|temporary failure in name resolution",
-     "connection lost before the download finished", _TransientError),
+    (
+        r"downloaded \d+ bytes, expected|bytes read|more expected|connection (?:reset|refused|aborted)"
+        r"|remote end closed|timed out|network is unreachable|temporary failure in name resolution",
+        "connection lost before the download finished",
+        _TransientError,
+    ),
 ]
 
 
@@ -513,8 +533,12 @@ def _cause_chain(error: BaseException) -> list[BaseException]:
             continue
         chain.append(item)
         exc_info = getattr(item, "exc_info", None)
-        todo += [getattr(item, "cause", None), item.__cause__, item.__context__,
-                 exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None]
+        todo += [
+            getattr(item, "cause", None),
+            item.__cause__,
+            item.__context__,
+            exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None,
+        ]
     return chain
 
 

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from .config import FlagOptions, load_config
 from .transcribe import Segment

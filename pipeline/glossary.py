@@ -29,9 +29,9 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from .config import configs_dir
 from .transcribe import Segment, Transcription, Word
@@ -68,7 +68,7 @@ class _Token:
     bare_key: str  # key without the possessive
 
     @classmethod
-    def parse(cls, text: str) -> "_Token":
+    def parse(cls, text: str) -> _Token:
         space, lead, word, trail = _TOKEN_RE.match(text).groups()
         possessive = ""
         bare = word
@@ -114,7 +114,7 @@ class Glossary:
     def apply_text(self, text: str) -> str:
         """``text`` with every variant replaced by its canonical spelling."""
         parts = re.findall(r"\s*\S+", text)
-        tail = text[len("".join(parts)):]
+        tail = text[len("".join(parts)) :]
         out: list[str] = []
         pos = 0
         for start, end, new in self._replacements(parts):
@@ -290,4 +290,3 @@ def _parse_term(entry: object, where: str, source: str) -> Term:
     if not isinstance(variants, list) or not all(isinstance(v, str) and v.strip() for v in variants):
         raise GlossaryError(f"{where}: 'variants' must be a list of non-empty strings")
     return Term(canonical.strip(), tuple(v.strip() for v in variants), source)
-

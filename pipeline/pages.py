@@ -85,9 +85,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .utils import atomic_write_bytes, format_timestamp
 
@@ -191,7 +191,9 @@ def _read_text(path: Path, shown: str | Path, max_bytes: int = MAX_PAGE_BYTES) -
         if not path.is_file():
             raise PageError(shown, "not a regular file")
         if size > max_bytes:
-            raise PageError(shown, f"too large for an event page ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB); skipped")
+            raise PageError(
+                shown, f"too large for an event page ({size / 1e6:.1f} MB > {max_bytes / 1e6:.0f} MB); skipped"
+            )
         with open(path, "rb") as f:
             data = f.read(max_bytes + 1)
     except PageError:
@@ -239,8 +241,13 @@ def _split_lines(text: str) -> list[_Line]:
         if fence is None and m:
             fence, fence_id, fences, marker = m.group(1), fences, fences + 1, True
             in_fence = True
-        elif fence is not None and m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) \
-                and not raw.strip()[len(m.group(1)):].strip():
+        elif (
+            fence is not None
+            and m
+            and m.group(1)[0] == fence[0]
+            and len(m.group(1)) >= len(fence)
+            and not raw.strip()[len(m.group(1)) :].strip()
+        ):
             fence, marker, in_fence = None, True, True
         else:
             in_fence = fence is not None
@@ -256,7 +263,9 @@ def _eol_of(text: str) -> str:
 
 def _clean(s: str) -> str:
     """NBSP and friends as spaces, zero-width characters dropped."""
-    return s.replace("\u00a0", " ").replace("\u202f", " ").replace("\u200b", "").replace("\ufeff", "").replace("\t", " ")
+    return (
+        s.replace("\u00a0", " ").replace("\u202f", " ").replace("\u200b", "").replace("\ufeff", "").replace("\t", " ")
+    )
 
 
 _HEADING_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+|$)(.*?)[ \t#]*$")
@@ -378,7 +387,9 @@ def _first_url(value: str) -> str | None:
 
 # --------------------------------------------------------------------------- sections
 
-_KEYLINKS_HEADINGS = re.compile(r"^(?:(?:key|event|important)\s+links|links|video\s+transcript|videos?\b.*)$", re.IGNORECASE)
+_KEYLINKS_HEADINGS = re.compile(
+    r"^(?:(?:key|event|important)\s+links|links|video\s+transcript|videos?\b.*)$", re.IGNORECASE
+)
 _RESOURCE_HEADINGS = re.compile(r"resources|reference|related|further|other|chat|transcript", re.IGNORECASE)
 _CHAPTER_HEADINGS = re.compile(r"timestamps?|agenda|chapters|outline|contents", re.IGNORECASE)
 _VIDEO_LINE_RE = re.compile(
@@ -641,7 +652,9 @@ def _assign_blocks(videos: list[Video], blocks: list[_Block], where: str, warnin
             ignored.append(block.name)
             continue
         target.chapters = chapters
-        warnings.extend(_order_warnings(chapters, where if len(videos) == 1 else f"{where} [{target.id or target.url}]"))
+        warnings.extend(
+            _order_warnings(chapters, where if len(videos) == 1 else f"{where} [{target.id or target.url}]")
+        )
     if len(ignored) == 1:
         warnings.append(f"{where}: a further chapter list{f' ({ignored[0]})' if ignored[0] else ''} ignored")
     elif ignored:
@@ -668,7 +681,9 @@ def _is_primary_section(name: str) -> bool:
     return name in ("", "#title") or bool(_KEYLINKS_HEADINGS.match(name))
 
 
-def _find_videos(lines: list[_Line], names: list[str], stop: int, title_words: set[str], warnings: list[str]) -> list[Video]:
+def _find_videos(
+    lines: list[_Line], names: list[str], stop: int, title_words: set[str], warnings: list[str]
+) -> list[Video]:
     primary: list[Video] = []
     secondary: list[Video] = []  # numbered "Video 2" lines elsewhere: parts when Key Links numbers its videos
     secondary_all: list[Video] = []
@@ -709,7 +724,9 @@ def _find_videos(lines: list[_Line], names: list[str], stop: int, title_words: s
     if not videos:
         if embeds:
             warnings.append("video taken from the embed (no Video link)")
-        return _dedupe([Video(url=f"https://www.youtube.com/watch?v={vid}", id=vid, source="embed") for vid, _, _ in embeds])
+        return _dedupe(
+            [Video(url=f"https://www.youtube.com/watch?v={vid}", id=vid, source="embed") for vid, _, _ in embeds]
+        )
 
     known = {v.id for v in videos if v.id}
     extra: list[tuple[str, str]] = []
@@ -727,7 +744,9 @@ def _find_videos(lines: list[_Line], names: list[str], stop: int, title_words: s
                 known.add(vid)
             warnings.append(f"{len(extra)} further video(s) taken from the embeds")
         else:
-            warnings.append(f"embed of another video ({', '.join(v for v, _ in extra)}) ignored: the Video link names this event's")
+            warnings.append(
+                f"embed of another video ({', '.join(v for v, _ in extra)}) ignored: the Video link names this event's"
+            )
     return _dedupe(videos)
 
 
@@ -742,7 +761,9 @@ def _dedupe(videos: list[Video]) -> list[Video]:
     return out
 
 
-def _find_embeds(lines: list[_Line], names: list[str], stop: int, warnings: list[str]) -> list[tuple[str, str | None, str]]:
+def _find_embeds(
+    lines: list[_Line], names: list[str], stop: int, warnings: list[str]
+) -> list[tuple[str, str | None, str]]:
     """(video id, the other id when href and img disagree, alt text) of each embed in the Video sections."""
     chunks: list[str] = []
     chunk: list[str] = []
@@ -915,8 +936,10 @@ def _classify_section(text: str, lines: list[_Line], head: int) -> _Section:
         m = _DRAFT_START_RE.match(lines[first].text)
         ends = [j for j in range(first + 1, n) if lines[j].text.strip() == DRAFT_END] if m else []
         # The end marker whose body matches the hash (a body may quote the marker); else the last one.
-        end = next((j for j in ends if _body_hash(_draft_body(text, lines, first, j)) == m.group("sha")),
-                   ends[-1] if ends else None)
+        end = next(
+            (j for j in ends if _body_hash(_draft_body(text, lines, first, j)) == m.group("sha")),
+            ends[-1] if ends else None,
+        )
         if m and end is not None:
             edited = _body_hash(_draft_body(text, lines, first, end)) != m.group("sha")
             draft = DraftInfo(model=m.group("model"), date=m.group("date"), edited=edited)
@@ -967,13 +990,14 @@ def _classify_section(text: str, lines: list[_Line], head: int) -> _Section:
 
 
 def _draft_body(text: str, lines: list[_Line], start_marker: int, end_marker: int) -> str:
-    raw = text[lines[start_marker].end:lines[end_marker].start]
+    raw = text[lines[start_marker].end : lines[end_marker].start]
     if _eol_of(text) == "\r\n":
         raw = raw.replace("\r\n", "\n")
     return raw
 
 
 # --------------------------------------------------------------------------- misc/ companions
+
 
 @dataclass
 class _Companion:
@@ -1046,14 +1070,17 @@ def _companion_matches(comp: _Companion, page_ids: set[str], page_words: set[str
     return bool(comp.words & page_words)
 
 
-def _companion_chapters(page_path: Path, root: Path | None, videos: list[Video], page_words: set[str],
-                        warnings: list[str]) -> None:
+def _companion_chapters(
+    page_path: Path, root: Path | None, videos: list[Video], page_words: set[str], warnings: list[str]
+) -> None:
     number = _number(page_path.name)
     folder = _misc_folder(page_path, root)
     if number is None or folder is None:
         return
     try:
-        candidates = sorted(p for p in folder.iterdir() if p.suffix == ".md" and _number(p.name) == number and p.is_file())
+        candidates = sorted(
+            p for p in folder.iterdir() if p.suffix == ".md" and _number(p.name) == number and p.is_file()
+        )
     except OSError:
         return
     page_ids = {v.id for v in videos if v.id}
@@ -1113,7 +1140,9 @@ def _not_an_event_reason(path: Path, source: Path | None, title: str, has_transc
     return None
 
 
-def parse_page(text: str, *, path: str | Path = "page.md", source: Path | None = None, root: Path | None = None) -> Page:
+def parse_page(
+    text: str, *, path: str | Path = "page.md", source: Path | None = None, root: Path | None = None
+) -> Page:
     """Parse page text into a Page. Never raises; `source` enables the misc/ companion lookup."""
     path = Path(path)
     lines = _split_lines(text)
@@ -1141,8 +1170,13 @@ def parse_page(text: str, *, path: str | Path = "page.md", source: Path | None =
         _assign_blocks(videos, blocks, "chapters", warnings)
         if source is not None and not any(v.chapters for v in videos):
             video_labels = " ".join(v.label or "" for v in videos)
-            label_words = _words(" ".join(_clean(lines[i].text) for i in range(stop)
-                                          if not lines[i].fenced and _VIDEO_LINE_RE.match(_clean(lines[i].text).strip())))
+            label_words = _words(
+                " ".join(
+                    _clean(lines[i].text)
+                    for i in range(stop)
+                    if not lines[i].fenced and _VIDEO_LINE_RE.match(_clean(lines[i].text).strip())
+                )
+            )
             page_words = title_words | _words(path.stem) | _words(video_labels) | label_words
             _companion_chapters(source, root, videos, page_words, warnings)
     elif any(b.lines for b in blocks):
@@ -1154,8 +1188,15 @@ def parse_page(text: str, *, path: str | Path = "page.md", source: Path | None =
         if sec.kind == "edited":
             warnings.append("the draft was edited by a human since this tool wrote it; it is never replaced")
         if sec.kind in ("empty", "draft"):
-            kept = [w for w, k in (("an agenda/chapter list", sec.kept_agenda), ("hashtags", sec.kept_tags),
-                                   ("a placeholder", sec.kept_other)) if k]
+            kept = [
+                w
+                for w, k in (
+                    ("an agenda/chapter list", sec.kept_agenda),
+                    ("hashtags", sec.kept_tags),
+                    ("a placeholder", sec.kept_other),
+                )
+                if k
+            ]
             if kept:
                 warnings.append(f"Transcript section holds only {' and '.join(kept)}; kept below the transcript")
     page.videos = videos
@@ -1252,7 +1293,7 @@ def _section_parts(text: str, lines: list[_Line], head: int, sec: _Section) -> t
     after = lines[sec.draft_lines[1]].end if sec.draft_lines is not None else lines[head].end
     rest = text[after:]
     core = rest.rstrip(" \t\r\n")
-    tail = rest[len(core):]
+    tail = rest[len(core) :]
     kept = core.lstrip(" \t\r\n")
     if kept:
         # keep the kept lines' own leading indentation: restart at the beginning of the line
@@ -1291,11 +1332,14 @@ def write_transcript(path: str | Path, body: str, *, model: str, date: str, repl
         raise PageError(path, "the draft was edited by a human; not overwritten")
     eol = _eol_of(text)
     kept, tail = _section_parts(text, lines, head, sec)
-    heading_line = text[lines[head].start:lines[head].end]
+    heading_line = text[lines[head].start : lines[head].end]
     if not heading_line.endswith("\n"):
         heading_line += eol
-    new_text = text[:lines[head].start] + heading_line + _render_section(
-        body, model=model, date=date, eol=eol, kept=kept, tail=tail)
+    new_text = (
+        text[: lines[head].start]
+        + heading_line
+        + _render_section(body, model=model, date=date, eol=eol, kept=kept, tail=tail)
+    )
     if new_text == text:
         return WriteResult(path=str(path), changed=False)
     if sec.kind == "draft" and not replace_draft:

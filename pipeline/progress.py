@@ -94,8 +94,11 @@ class RichObserver:
             if stage == "transcribe":
                 self._current = (done, total)
                 self._estimate = self._estimate_time_left()
-            amount = (f"{format_timestamp(done)} / {format_timestamp(total)} of audio" if stage == "transcribe"
-                      else f"{decimal(int(done))}" + (f" / {decimal(int(total))}" if total else ""))
+            amount = (
+                f"{format_timestamp(done)} / {format_timestamp(total)} of audio"
+                if stage == "transcribe"
+                else f"{decimal(int(done))}" + (f" / {decimal(int(total))}" if total else "")
+            )
             task = self._tasks.get((key, stage))
             if task is None:
                 task = self.transfers.add_task(f"{stage:<10} {key}", total=total, amount=amount)
@@ -167,7 +170,9 @@ def summary_table(report: RunReport) -> Table:
     style = {"done": "green", "failed": "red", "skipped": "dim", "planned": "cyan"}
     for p in report.pages:
         table.add_row(
-            p.path, p.state, f"[{style.get(p.status, '')}]{p.status}[/]",
+            p.path,
+            p.state,
+            f"[{style.get(p.status, '')}]{p.status}[/]",
             format_timestamp(p.audio_seconds) if p.audio_seconds else "",
             f"{p.seconds:.1f}s" if p.seconds else "",
             str(len(p.warnings)) if p.warnings else "",

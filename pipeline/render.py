@@ -15,7 +15,7 @@ CONTRACT (other modules rely on these names; keep them):
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from .align import LEAD, SECTION, AlignedChapter, Alignment, Paragraph
 from .utils import format_timestamp

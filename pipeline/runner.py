@@ -21,10 +21,11 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from . import align as align_stage
 from . import audio as audio_stage
@@ -153,7 +154,9 @@ class NullObserver:
         pass
 
 
-def select_pages(found: Iterable[pages_mod.Page], selection: Selection) -> tuple[list[pages_mod.Page], list[PageOutcome]]:
+def select_pages(
+    found: Iterable[pages_mod.Page], selection: Selection
+) -> tuple[list[pages_mod.Page], list[PageOutcome]]:
     """Split pages into those to transcribe and the skipped ones (with the reason)."""
     todo: list[pages_mod.Page] = []
     skipped: list[PageOutcome] = []
@@ -166,7 +169,11 @@ def select_pages(found: Iterable[pages_mod.Page], selection: Selection) -> tuple
         if reason is None:
             todo.append(page)
         else:
-            skipped.append(PageOutcome(path=page.path, state=page.state, status="skipped", reason=reason, warnings=list(page.warnings)))
+            skipped.append(
+                PageOutcome(
+                    path=page.path, state=page.state, status="skipped", reason=reason, warnings=list(page.warnings)
+                )
+            )
     return todo, skipped
 
 
@@ -200,12 +207,20 @@ class _Trace:
         self.path = path or None
         self._lock = threading.Lock()
 
-    def __call__(self, event: str, stage: str, page: pages_mod.Page | None = None, key: str | None = None,
-                 **fields) -> None:
+    def __call__(
+        self, event: str, stage: str, page: pages_mod.Page | None = None, key: str | None = None, **fields
+    ) -> None:
         if self.path is None:
             return
-        record = {"t": time.time(), "pid": os.getpid(), "event": event, "stage": stage,
-                  "page": page.path if page is not None else None, "key": key, **fields}
+        record = {
+            "t": time.time(),
+            "pid": os.getpid(),
+            "event": event,
+            "stage": stage,
+            "page": page.path if page is not None else None,
+            "key": key,
+            **fields,
+        }
         # One short write per line in append mode: lines from concurrent runs never interleave.
         with self._lock, open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
@@ -244,7 +259,9 @@ class Runner:
             raise ConfigError(f"glossary: {_one_line(e)}") from None
         unknown = set(config.run.export) - set(export_stage.FORMATS)
         if unknown:
-            raise ConfigError(f"--export: unknown format(s) {', '.join(sorted(unknown))} (known: {', '.join(export_stage.FORMATS)})")
+            raise ConfigError(
+                f"--export: unknown format(s) {', '.join(sorted(unknown))} (known: {', '.join(export_stage.FORMATS)})"
+            )
         self._tokenizer = _model_tokenizer(config.model.name)
         self._trace = _Trace(os.environ.get(TRACE_ENV))
 
@@ -254,8 +271,10 @@ class Runner:
 
     def transcript_path(self, key: str, context: context_stage.PromptContext) -> Path:
         fingerprint = transcribe_stage.transcription_fingerprint(
-            self.config.model.name, self.config.transcribe,
-            initial_prompt=context.initial_prompt, hotwords=context.hotwords,
+            self.config.model.name,
+            self.config.transcribe,
+            initial_prompt=context.initial_prompt,
+            hotwords=context.hotwords,
         )
         return self.cache.transcript_path(key, fingerprint)
 
@@ -267,15 +286,22 @@ class Runner:
         found: list[pages_mod.Page] = []
         for item in pages_mod.scan(paths):
             if isinstance(item, pages_mod.PageError):
-                report.pages.append(PageOutcome(path=item.path, state="unreadable", status="failed", reason=item.reason))
+                report.pages.append(
+                    PageOutcome(path=item.path, state="unreadable", status="failed", reason=item.reason)
+                )
             else:
                 found.append(item)
         todo, skipped = select_pages(found, selection)
         report.pages.extend(skipped)
         if selection.dry_run:
             report.pages.extend(
-                PageOutcome(path=p.path, state=p.state, status="planned", warnings=list(p.warnings),
-                            videos=[VideoOutcome(url=v.url) for v in p.videos])
+                PageOutcome(
+                    path=p.path,
+                    state=p.state,
+                    status="planned",
+                    warnings=list(p.warnings),
+                    videos=[VideoOutcome(url=v.url) for v in p.videos],
+                )
                 for p in todo
             )
             report.wall_seconds = time.perf_counter() - started
@@ -293,8 +319,10 @@ class Runner:
         """Yield one outcome per page, transcribing in page order while later videos download."""
         ahead = max(1, self.config.run.downloads_ahead)
         jobs = [(page, video) for page in todo for video in page.videos]
-        with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="fetch") as fetchers, \
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writer:
+        with (
+            ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="fetch") as fetchers,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writer,
+        ):
             pending: deque[Future] = deque()
             submitted = 0
 
@@ -362,8 +390,10 @@ class Runner:
         """Download (or find in the cache) and prepare a video's audio; errors go to ``fetched.error``."""
         video, outcome, key = fetched.video, fetched.outcome, fetched.outcome.key
         if self._rate_limit_strikes >= RATE_LIMIT_STRIKES:
-            fetched.error = ("download: not attempted: the site rate-limited this batch "
-                             f"{RATE_LIMIT_STRIKES} times; rerun later with --sleep-requests/--sleep-interval or --cookies")
+            fetched.error = (
+                "download: not attempted: the site rate-limited this batch "
+                f"{RATE_LIMIT_STRIKES} times; rerun later with --sleep-requests/--sleep-interval or --cookies"
+            )
             return fetched
         try:
             with self.cache.lock(f"fetch-{key}"):
@@ -371,7 +401,9 @@ class Runner:
                 self._trace("start", "download", page, key)
                 t0 = time.perf_counter()
                 media = download_stage.download(
-                    media_location(page, video), self.cache.root, self.config.download,
+                    media_location(page, video),
+                    self.cache.root,
+                    self.config.download,
                     progress=lambda done, total: self.observer.transfer(key, "download", done, total),
                 )
                 fetched.timings["download"] = time.perf_counter() - t0
@@ -388,8 +420,9 @@ class Runner:
                     download_stage.remove_cached(media)  # a corrupt download must not be reused next run
                     raise
                 fetched.timings["prepare"] = time.perf_counter() - t0
-                self._trace("end", "prepare", page, key, audio_seconds=prepared.duration,
-                            prepared=not prepared.from_cache)
+                self._trace(
+                    "end", "prepare", page, key, audio_seconds=prepared.duration, prepared=not prepared.from_cache
+                )
                 self.observer.stage(page, "fetched", video.url)  # ready, waiting for the model
             fetched.audio_path = prepared.path
             outcome.audio_seconds = prepared.duration
@@ -422,9 +455,12 @@ class Runner:
                 self.observer.transfer(key, "transcribe", 0.0, fetched.outcome.audio_seconds or None)
                 t0 = time.perf_counter()
                 cached = transcribe_stage.transcribe(
-                    self.model, fetched.audio_path, self.config.transcribe,
+                    self.model,
+                    fetched.audio_path,
+                    self.config.transcribe,
                     cache_path=fetched.transcript_path,
-                    initial_prompt=fetched.context.initial_prompt, hotwords=fetched.context.hotwords,
+                    initial_prompt=fetched.context.initial_prompt,
+                    hotwords=fetched.context.hotwords,
                     progress=lambda done, total: self.observer.transfer(key, "transcribe", done, total),
                 )
                 outcome.timings["transcribe"] += time.perf_counter() - t0
@@ -477,7 +513,10 @@ class Runner:
                     return outcome
                 self._trace("start", "write", page)
                 pages_mod.write_transcript(
-                    page.source, body, model=self.config.model.name, date=self.date,
+                    page.source,
+                    body,
+                    model=self.config.model.name,
+                    date=self.date,
                     replace_draft=current.state == pages_mod.HAS_DRAFT,
                 )
                 self._trace("end", "write", page)
@@ -496,7 +535,9 @@ class Runner:
             if self._model is None:
                 self._trace("start", "load-model")
                 try:
-                    self._model = transcribe_stage.load_model(self.config.model, batch_size=self.config.transcribe.batch_size)
+                    self._model = transcribe_stage.load_model(
+                        self.config.model, batch_size=self.config.transcribe.batch_size
+                    )
                 except transcribe_stage.ModelError as e:
                     self._model_error = e
                     raise
@@ -521,8 +562,14 @@ def media_location(page: pages_mod.Page, video: pages_mod.Video) -> str:
     return str(path if path.is_absolute() else (Path(page.source).parent / path).resolve())
 
 
-def run_batch(paths: Iterable[str | Path], config: Config, *, cache_dir: str | Path | None = None,
-              selection: Selection = Selection(), observer: Observer | None = None) -> RunReport:
+def run_batch(
+    paths: Iterable[str | Path],
+    config: Config,
+    *,
+    cache_dir: str | Path | None = None,
+    selection: Selection = Selection(),
+    observer: Observer | None = None,
+) -> RunReport:
     """Transcribe every selected page under ``paths``; see the module docstring."""
     cache = Cache.at(cache_dir if cache_dir is not None else (config.run.cache_dir or None))
     return Runner(config, cache, observer=observer).run(paths, selection)
@@ -533,8 +580,13 @@ def _one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
-def plan(paths: Iterable[str | Path], config: Config, *, cache_dir: str | Path | None = None,
-         selection: Selection = Selection()) -> list[dict]:
+def plan(
+    paths: Iterable[str | Path],
+    config: Config,
+    *,
+    cache_dir: str | Path | None = None,
+    selection: Selection = Selection(),
+) -> list[dict]:
     """What a run would do with each page, and what the cache holds for its videos. Runs nothing."""
     cache = Cache.at(cache_dir if cache_dir is not None else (config.run.cache_dir or None))
     runner = Runner(config, cache)
@@ -557,13 +609,16 @@ def plan(paths: Iterable[str | Path], config: Config, *, cache_dir: str | Path |
             except Exception:
                 videos.append({"url": video.url, "key": None, "media": False, "audio": False, "transcript": False})
                 continue
-            videos.append({
-                "url": video.url,
-                "key": key,
-                "media": download_stage.cached_media(media_location(page, video), cache.root) is not None,
-                "audio": cache.audio_path(key).is_file(),
-                "transcript": transcribe_stage.read_cached(runner.transcript_path(key, runner.prompt(page))) is not None,
-            })
+            videos.append(
+                {
+                    "url": video.url,
+                    "key": key,
+                    "media": download_stage.cached_media(media_location(page, video), cache.root) is not None,
+                    "audio": cache.audio_path(key).is_file(),
+                    "transcript": transcribe_stage.read_cached(runner.transcript_path(key, runner.prompt(page)))
+                    is not None,
+                }
+            )
         if id(page) in chosen:
             action = "write" if videos and all(v["transcript"] for v in videos) else "transcribe"
         elif next_skip is not None and next_skip.path == page.path:

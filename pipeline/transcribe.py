@@ -30,9 +30,10 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from .audio import SAMPLE_RATE, read_window, wav_duration
 from .config import ModelOptions, TranscribeOptions
@@ -111,7 +112,7 @@ class Transcription:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "Transcription":
+    def from_json(cls, data: dict) -> Transcription:
         segments = [
             Segment(
                 start=float(s["start"]),
@@ -418,7 +419,9 @@ def _decode_sequential(model: LoadedModel, samples, options: TranscribeOptions, 
         vad_filter=options.vad_filter,
         condition_on_previous_text=options.condition_on_previous_text,
         temperature=list(options.temperature),
-        hallucination_silence_threshold=(options.hallucination_silence_threshold or None) if options.word_timestamps else None,
+        hallucination_silence_threshold=(options.hallucination_silence_threshold or None)
+        if options.word_timestamps
+        else None,
         **_common_arguments(options),
         **context,
     )
@@ -446,7 +449,9 @@ def _decode_batched(model: LoadedModel, samples, options: TranscribeOptions, **c
     return [_segment(s) for s in raw]
 
 
-def _repair_gaps(model: LoadedModel, samples, segments: list[Segment], options: TranscribeOptions, context) -> list[Segment]:
+def _repair_gaps(
+    model: LoadedModel, samples, segments: list[Segment], options: TranscribeOptions, context
+) -> list[Segment]:
     """Decode again, sequentially, the long stretches without words.
 
     The batched decoder sometimes ends a 30 s chunk early and skips the rest of
@@ -458,7 +463,9 @@ def _repair_gaps(model: LoadedModel, samples, segments: list[Segment], options: 
     segments = [piece for s in segments for piece in _split_at_gaps(s, options.repair_gaps)]
     seconds = len(samples) / SAMPLE_RATE
     edges = [0.0] + [t for s in segments for w in s.words for t in (w.start, w.end)] + [seconds]
-    gaps = [(edges[i], edges[i + 1]) for i in range(0, len(edges) - 1, 2) if edges[i + 1] - edges[i] > options.repair_gaps]
+    gaps = [
+        (edges[i], edges[i + 1]) for i in range(0, len(edges) - 1, 2) if edges[i + 1] - edges[i] > options.repair_gaps
+    ]
     if not gaps:
         return segments
     repaired = list(segments)
@@ -517,7 +524,9 @@ def _shift(segment: Segment, offset: float) -> None:
         return
     segment.start = round(segment.start + offset, 3)
     segment.end = round(segment.end + offset, 3)
-    segment.words = [dataclasses.replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3)) for w in segment.words]
+    segment.words = [
+        dataclasses.replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3)) for w in segment.words
+    ]
 
 
 # --------------------------------------------------------------------------- cache

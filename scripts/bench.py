@@ -71,10 +71,28 @@ def worker(config: str, audio: Path, settings: evallib.BareSettings) -> None:
 
 def run_bare(config: str, talk: Path, settings: evallib.BareSettings, truth: evallib.Truth | None) -> Measurement:
     batch = settings.batch_size if config == "bare-batched" else 1
-    cmd = [sys.executable, __file__, "--worker", config, "--talk", str(talk),
-           "--model", settings.model, "--device", settings.device, "--compute-type", settings.compute_type,
-           "--cpu-threads", str(settings.cpu_threads), "--beam-size", str(settings.beam_size),
-           "--batch-size", str(batch), "--language", settings.language]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        config,
+        "--talk",
+        str(talk),
+        "--model",
+        settings.model,
+        "--device",
+        settings.device,
+        "--compute-type",
+        settings.compute_type,
+        "--cpu-threads",
+        str(settings.cpu_threads),
+        "--beam-size",
+        str(settings.beam_size),
+        "--batch-size",
+        str(batch),
+        "--language",
+        settings.language,
+    ]
     with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
         run = evallib.run_measured(cmd, cwd=REPO, stdout=out_file, stderr=err_file)
         out_file.seek(0)
@@ -84,13 +102,26 @@ def run_bare(config: str, talk: Path, settings: evallib.BareSettings, truth: eva
         return Measurement(config, run.wall, run.peak_rss_mb, None, error=(err.strip().splitlines() or ["?"])[-1])
     result = json.loads(out.strip().splitlines()[-1])
     wer = evallib.word_error_rate(truth.reference_text, result["text"]).wer if truth else None
-    return Measurement(config, run.wall, run.peak_rss_mb, wer,
-                       inner={"load": round(result["load"], 2), "transcribe": round(result["transcribe"], 2)})
+    return Measurement(
+        config,
+        run.wall,
+        run.peak_rss_mb,
+        wer,
+        inner={"load": round(result["load"], 2), "transcribe": round(result["transcribe"], 2)},
+    )
 
 
 def run_pipeline(talk: Path, args, truth: evallib.Truth | None) -> Measurement:
-    pipeline_args = ["--model", args.model, "--device", args.device, "--beam-size", str(args.beam_size),
-                     "--batch-size", str(args.batch_size)]
+    pipeline_args = [
+        "--model",
+        args.model,
+        "--device",
+        args.device,
+        "--beam-size",
+        str(args.beam_size),
+        "--batch-size",
+        str(args.batch_size),
+    ]
     if args.config:
         pipeline_args += ["--config", args.config]
     if args.compute_type:
@@ -98,8 +129,11 @@ def run_pipeline(talk: Path, args, truth: evallib.Truth | None) -> Measurement:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         run = evallib.run_pipeline(talk, Path(tmp) / "work", pipeline_args)
     page = run.page_report
-    error = page.get("error") or page.get("reason") or (
-        None if run.returncode == 0 and run.draft else (run.stderr_tail.strip().splitlines() or ["no draft"])[-1])
+    error = (
+        page.get("error")
+        or page.get("reason")
+        or (None if run.returncode == 0 and run.draft else (run.stderr_tail.strip().splitlines() or ["no draft"])[-1])
+    )
     wer = None
     if truth and run.draft:
         wer = evallib.score_draft(truth, run.draft).wer.wer
@@ -121,7 +155,9 @@ def compare(measurements: list[Measurement], tolerance: float) -> dict:
         "fastest_bare_with_equal_wer": reference.config if equal else None,
         "ratio_to_fastest_equal": round(pipeline.wall / reference.wall, 3) if equal else None,
         "ratio_to_bare_batched": round(pipeline.wall / batched.wall, 3) if batched else None,
-        "wer_loss_vs_best_bare": None if pipeline.wer is None else round(pipeline.wer - min(m.wer for m in bare if m.wer is not None), 4),
+        "wer_loss_vs_best_bare": None
+        if pipeline.wer is None
+        else round(pipeline.wer - min(m.wer for m in bare if m.wer is not None), 4),
     }
 
 
@@ -134,8 +170,16 @@ def print_table(measurements: list[Measurement], audio_seconds: float, summary: 
         table.add_column(col, justify="left" if col in ("configuration", "note") else "right")
 
     def row(name, wall, peak, wer, note="", style=None):
-        table.add_row(name, f"{wall:.2f}", f"{wall / audio_seconds:.4f}", f"{audio_seconds / wall:.1f}x" if wall else "-",
-                      "" if peak is None else f"{peak:.0f}", "" if wer is None else f"{100 * wer:.2f}%", note, style=style)
+        table.add_row(
+            name,
+            f"{wall:.2f}",
+            f"{wall / audio_seconds:.4f}",
+            f"{audio_seconds / wall:.1f}x" if wall else "-",
+            "" if peak is None else f"{peak:.0f}",
+            "" if wer is None else f"{100 * wer:.2f}%",
+            note,
+            style=style,
+        )
 
     for m in measurements:
         note = m.error or ", ".join(f"{k} {v:.1f}s" for k, v in m.inner.items())
@@ -148,33 +192,64 @@ def print_table(measurements: list[Measurement], audio_seconds: float, summary: 
             row("  start-up, model load, other", rest, None, None)
     Console(width=120).print(table)
     if summary:
-        print(f"pipeline / fastest bare with equal WER ({summary['fastest_bare_with_equal_wer']}): {summary['ratio_to_fastest_equal']}")
-        print(f"pipeline / bare-batched: {summary['ratio_to_bare_batched']}; WER loss vs best bare: {summary['wer_loss_vs_best_bare']}")
+        print(
+            f"pipeline / fastest bare with equal WER ({summary['fastest_bare_with_equal_wer']}): {summary['ratio_to_fastest_equal']}"
+        )
+        print(
+            f"pipeline / bare-batched: {summary['ratio_to_bare_batched']}; WER loss vs best bare: {summary['wer_loss_vs_best_bare']}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--talk", type=Path, help="talk folder (page.md, audio.ogg, truth.json); default: the held-out 8-minute talk")
-    parser.add_argument("--config", help="a TOML overlay of configs/default.toml; its model and decoding settings are used for every configuration")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--talk", type=Path, help="talk folder (page.md, audio.ogg, truth.json); default: the held-out 8-minute talk"
+    )
+    parser.add_argument(
+        "--config",
+        help="a TOML overlay of configs/default.toml; its model and decoding settings are used for every configuration",
+    )
     parser.add_argument("--model", help="model name or CTranslate2 folder (default: the config's, tiny.en)")
     parser.add_argument("--device", help="auto, cpu or cuda (default: the config's)")
     parser.add_argument("--compute-type", help="e.g. int8, float16 (default: the config's, auto)")
     parser.add_argument("--cpu-threads", type=int, help="CPU threads, 0 = one per core (default: the config's)")
     parser.add_argument("--beam-size", type=int, help="beam size (default: the config's)")
-    parser.add_argument("--batch-size", type=int, help="batch size of bare-batched and the pipeline (default: the config's)")
+    parser.add_argument(
+        "--batch-size", type=int, help="batch size of bare-batched and the pipeline (default: the config's)"
+    )
     parser.add_argument("--language", help=argparse.SUPPRESS)
-    parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS), help="which configurations to run (default: all)")
-    parser.add_argument("--repeat", type=int, default=1, help="run each configuration N times and keep the fastest (default: 1)")
-    parser.add_argument("--wer-tolerance", type=float, default=0.01, help="WER difference that still counts as equal (default: 0.01 = 1 point)")
-    parser.add_argument("--out", type=Path, default=REPO / "eval" / "bench.json", help="JSON results (default: eval/bench.json)")
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        choices=CONFIGS,
+        default=list(CONFIGS),
+        help="which configurations to run (default: all)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run each configuration N times and keep the fastest (default: 1)"
+    )
+    parser.add_argument(
+        "--wer-tolerance",
+        type=float,
+        default=0.01,
+        help="WER difference that still counts as equal (default: 0.01 = 1 point)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "eval" / "bench.json", help="JSON results (default: eval/bench.json)"
+    )
     parser.add_argument("--worker", choices=CONFIGS[:2], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     from pipeline.config import load_config
 
     config = load_config(args.config)
-    config = config.replace("model", name=args.model, device=args.device, compute_type=args.compute_type, cpu_threads=args.cpu_threads)
+    config = config.replace(
+        "model", name=args.model, device=args.device, compute_type=args.compute_type, cpu_threads=args.cpu_threads
+    )
     config = config.replace("transcribe", batch_size=args.batch_size, beam_size=args.beam_size, language=args.language)
     settings = evallib.BareSettings.from_config(config)
     talk = args.talk or (HELD_OUT if (HELD_OUT / "truth.json").is_file() else FALLBACK)
@@ -187,26 +262,46 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {HELD_OUT.relative_to(REPO)} is not built; timing the committed test talk", file=sys.stderr)
     truth = evallib.load_truth(talk)
     audio_seconds = truth.duration
-    args.model, args.device, args.beam_size, args.batch_size = settings.model, settings.device, settings.beam_size, settings.batch_size
+    args.model, args.device, args.beam_size, args.batch_size = (
+        settings.model,
+        settings.device,
+        settings.beam_size,
+        settings.batch_size,
+    )
 
     measurements: list[Measurement] = []
     for name in args.configs:
         runs = []
         for _ in range(max(1, args.repeat)):
             print(f"{name} ...", file=sys.stderr, flush=True)
-            runs.append(run_pipeline(talk, args, truth) if name == "pipeline" else run_bare(name, talk, settings, truth))
+            runs.append(
+                run_pipeline(talk, args, truth) if name == "pipeline" else run_bare(name, talk, settings, truth)
+            )
         measurements.append(min(runs, key=lambda m: (m.error is not None, m.wall)))
     summary = compare(measurements, args.wer_tolerance)
-    title = (f"{talk.name}: {audio_seconds / 60:.1f} min, model {settings.model}, device {settings.device}, "
-             f"beam {settings.beam_size}, batch {settings.batch_size}, {os.cpu_count()} CPUs")
+    title = (
+        f"{talk.name}: {audio_seconds / 60:.1f} min, model {settings.model}, device {settings.device}, "
+        f"beam {settings.beam_size}, batch {settings.batch_size}, {os.cpu_count()} CPUs"
+    )
     print_table(measurements, audio_seconds, summary, title)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     from pipeline.utils import atomic_write_text
 
-    atomic_write_text(args.out, json.dumps({
-        "talk": str(talk), "audio_seconds": audio_seconds, "settings": asdict(settings), "cpus": os.cpu_count(),
-        "measurements": [asdict(m) for m in measurements], "summary": summary,
-    }, indent=2) + "\n")
+    atomic_write_text(
+        args.out,
+        json.dumps(
+            {
+                "talk": str(talk),
+                "audio_seconds": audio_seconds,
+                "settings": asdict(settings),
+                "cpus": os.cpu_count(),
+                "measurements": [asdict(m) for m in measurements],
+                "summary": summary,
+            },
+            indent=2,
+        )
+        + "\n",
+    )
     print(f"wrote {args.out}", file=sys.stderr)
     return 0 if all(m.error is None for m in measurements) else 1
 

@@ -59,11 +59,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from mediaserver import MediaServer  # noqa: E402
 from pipeline import audio as audio_stage  # noqa: E402
 from pipeline import download as download_stage  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
 from pipeline.runner import TRACE_ENV  # noqa: E402
+
+from mediaserver import MediaServer  # noqa: E402
 
 SOURCES = [REPO / "examples" / "media" / "intro-to-terminal.ogg", REPO.parent / "shared" / "audio" / "jfk.flac"]
 RATE = 16000
@@ -106,8 +107,25 @@ class Figures:
 
 
 def decode(path: Path) -> np.ndarray:
-    out = subprocess.run([audio_stage.ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(path), "-ac", "1",
-                          "-ar", str(RATE), "-f", "s16le", "-"], check=True, capture_output=True).stdout
+    out = subprocess.run(
+        [
+            audio_stage.ffmpeg_path(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-ac",
+            "1",
+            "-ar",
+            str(RATE),
+            "-f",
+            "s16le",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
     return np.frombuffer(out, dtype="<i2")
 
 
@@ -125,9 +143,30 @@ def build_talks(folder: Path, count: int, minutes: float) -> tuple[list[Path], f
             turn += 1
         parts_of_all += parts
         path = folder / f"talk-{index + 1}.ogg"
-        subprocess.run([audio_stage.ffmpeg_path(), "-nostdin", "-v", "error", "-y", "-f", "s16le", "-ar", str(RATE),
-                        "-ac", "1", "-i", "-", "-c:a", "libopus", "-b:a", "48k", str(path)],
-                       input=np.concatenate(parts).tobytes(), check=True)
+        subprocess.run(
+            [
+                audio_stage.ffmpeg_path(),
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "s16le",
+                "-ar",
+                str(RATE),
+                "-ac",
+                "1",
+                "-i",
+                "-",
+                "-c:a",
+                "libopus",
+                "-b:a",
+                "48k",
+                str(path),
+            ],
+            input=np.concatenate(parts).tobytes(),
+            check=True,
+        )
         talks.append(path)
     return talks, sum(len(p) for p in parts_of_all) / RATE
 
@@ -150,11 +189,27 @@ def fetch_all(server: MediaServer, talks: list[Path], cache: Path) -> float:
 
 def run_pipeline(site: Path, cache: Path, trace: Path, extra: list[str]) -> tuple[float, dict]:
     report = cache.parent / f"report-{time.monotonic_ns()}.json"
-    command = [sys.executable, "-m", "pipeline", "run", "--quiet", str(site), "--cache-dir", str(cache),
-               "--report", str(report), *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--quiet",
+        str(site),
+        "--cache-dir",
+        str(cache),
+        "--report",
+        str(report),
+        *extra,
+    ]
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
-                            env={**os.environ, TRACE_ENV: str(trace), "HF_HUB_OFFLINE": "1"})
+    result = subprocess.run(
+        command,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, TRACE_ENV: str(trace), "HF_HUB_OFFLINE": "1"},
+    )
     wall = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"pipeline run failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
@@ -193,8 +248,9 @@ def overlap(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float
     return sum(max(0.0, min(a1, b1) - max(a0, b0)) for a0, a1 in a for b0, b1 in b)
 
 
-def measure_batch(server: MediaServer, talks: list[Path], work: Path, ahead: int, args,
-                  sequential: float, shorter: float) -> Batch:
+def measure_batch(
+    server: MediaServer, talks: list[Path], work: Path, ahead: int, args, sequential: float, shorter: float
+) -> Batch:
     site, trace = work / "site", work / "trace.jsonl"
     make_pages(site, server, talks)
     seconds, report = run_pipeline(site, work / "cache", trace, ["--downloads-ahead", str(ahead), *args.pipeline_args])
@@ -202,9 +258,12 @@ def measure_batch(server: MediaServer, talks: list[Path], work: Path, ahead: int
     fetching = union(spans.get("download", []) + spans.get("prepare", []))
     modelling = union(spans.get("transcribe", []))
     return Batch(
-        downloads_ahead=ahead, seconds=round(seconds, 2), pages_done=report["totals"]["done"],
+        downloads_ahead=ahead,
+        seconds=round(seconds, 2),
+        pages_done=report["totals"]["done"],
         overlap_efficiency=round((sequential - seconds) / shorter, 3),
-        fetch_seconds=round(length(fetching), 2), model_seconds=round(length(modelling), 2),
+        fetch_seconds=round(length(fetching), 2),
+        model_seconds=round(length(modelling), 2),
         concurrent_seconds=round(overlap(fetching, modelling), 2),
     )
 
@@ -221,14 +280,22 @@ def measure(args, work: Path) -> Figures:
             make_pages(here / "site", server, talks)
             server.throttle_bytes_per_s = None
             fetch_all(server, talks, here / "cache")  # unthrottled: only to warm the cache of (1)
-            transcription = min(transcription, run_pipeline(here / "site", here / "cache", here / "trace.jsonl",
-                                                             args.pipeline_args)[0])
+            transcription = min(
+                transcription, run_pipeline(here / "site", here / "cache", here / "trace.jsonl", args.pipeline_args)[0]
+            )
             throttle = throttle or max(1, int(media_bytes / transcription))  # chosen once, in round 1
             server.throttle_bytes_per_s = throttle
             download = min(download, fetch_all(server, talks, here / "cache-download"))
             for ahead in args.downloads_ahead:
-                batch = measure_batch(server, talks, here / f"batch-{ahead}", ahead, args,
-                                      transcription + download, min(transcription, download))
+                batch = measure_batch(
+                    server,
+                    talks,
+                    here / f"batch-{ahead}",
+                    ahead,
+                    args,
+                    transcription + download,
+                    min(transcription, download),
+                )
                 print(f"round {round_}: {json.dumps(asdict(batch))}", file=sys.stderr)
                 if ahead not in batches or batch.seconds < batches[ahead].seconds:
                     batches[ahead] = batch
@@ -236,26 +303,45 @@ def measure(args, work: Path) -> Figures:
     for batch in batches.values():  # against the fastest (1) and (2) of all rounds
         batch.overlap_efficiency = round((sequential - batch.seconds) / min(transcription, download), 3)
     return Figures(
-        talks=len(talks), audio_seconds=round(audio_seconds, 1), media_bytes=media_bytes,
-        throttle_bytes_per_s=throttle, download_seconds=round(download, 2),
-        transcription_seconds=round(transcription, 2), sequential_seconds=round(sequential, 2),
-        ideal_seconds=round(max(transcription, download), 2), batches=list(batches.values()),
+        talks=len(talks),
+        audio_seconds=round(audio_seconds, 1),
+        media_bytes=media_bytes,
+        throttle_bytes_per_s=throttle,
+        download_seconds=round(download, 2),
+        transcription_seconds=round(transcription, 2),
+        sequential_seconds=round(sequential, 2),
+        ideal_seconds=round(max(transcription, download), 2),
+        batches=list(batches.values()),
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--talks", type=int, default=4, help="number of talks (default: 4)")
     parser.add_argument("--minutes", type=float, default=2.0, help="length of each talk in minutes (default: 2)")
-    parser.add_argument("--downloads-ahead", type=int, nargs="+", default=[1, 2],
-                        help="one batch per value of its --downloads-ahead (default: 1 2)")
-    parser.add_argument("--throttle", type=int, help="server bytes per second per connection (default: chosen so "
-                                                      "that downloading takes about as long as transcribing)")
+    parser.add_argument(
+        "--downloads-ahead",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="one batch per value of its --downloads-ahead (default: 1 2)",
+    )
+    parser.add_argument(
+        "--throttle",
+        type=int,
+        help="server bytes per second per connection (default: chosen so "
+        "that downloading takes about as long as transcribing)",
+    )
     parser.add_argument("--rounds", type=int, default=1, help="measure everything N times, keep each figure's fastest")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary folder)")
-    parser.add_argument("pipeline_args", nargs="*", help="after --: more options for pipeline run (e.g. -- --model base)")
+    parser.add_argument(
+        "pipeline_args", nargs="*", help="after --: more options for pipeline run (e.g. -- --model base)"
+    )
     args = parser.parse_args(argv)
 
     if args.keep:
@@ -265,8 +351,10 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
             f = measure(args, Path(tmp))
 
-    print(f"{f.talks} talks, {f.audio_seconds / 60:.1f} min of audio, {f.media_bytes / 1e6:.2f} MB, "
-          f"served at {f.throttle_bytes_per_s / 1e3:.0f} kB/s per connection")
+    print(
+        f"{f.talks} talks, {f.audio_seconds / 60:.1f} min of audio, {f.media_bytes / 1e6:.2f} MB, "
+        f"served at {f.throttle_bytes_per_s / 1e3:.0f} kB/s per connection"
+    )
     rows = [
         ("download, all talks one after the other", f.download_seconds),
         ("transcription, all talks (audio already fetched)", f.transcription_seconds),
@@ -276,11 +364,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, seconds in rows:
         print(f"  {name:<50} {seconds:7.1f} s")
     for b in f.batches:
-        print(f"  --downloads-ahead {b.downloads_ahead}: batch / max {b.seconds / f.ideal_seconds:.2f}, "
-              f"batch / sum {b.seconds / f.sequential_seconds:.2f}, overlap efficiency {b.overlap_efficiency:.2f}")
-        print(f"      within the batch: fetching {b.fetch_seconds:.1f} s, model {b.model_seconds:.1f} s "
-              f"(sum {b.fetch_seconds + b.model_seconds:.1f}, max {max(b.fetch_seconds, b.model_seconds):.1f}), "
-              f"both at once {b.concurrent_seconds:.1f} s, wall {b.seconds:.1f} s")
+        print(
+            f"  --downloads-ahead {b.downloads_ahead}: batch / max {b.seconds / f.ideal_seconds:.2f}, "
+            f"batch / sum {b.seconds / f.sequential_seconds:.2f}, overlap efficiency {b.overlap_efficiency:.2f}"
+        )
+        print(
+            f"      within the batch: fetching {b.fetch_seconds:.1f} s, model {b.model_seconds:.1f} s "
+            f"(sum {b.fetch_seconds + b.model_seconds:.1f}, max {max(b.fetch_seconds, b.model_seconds):.1f}), "
+            f"both at once {b.concurrent_seconds:.1f} s, wall {b.seconds:.1f} s"
+        )
     data = json.dumps(asdict(f), indent=2)
     print(data)
     if args.json:

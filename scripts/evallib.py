@@ -197,7 +197,10 @@ def load_truth(path: str | Path) -> Truth:
             TrueChapter(c["title"], float(c["true_start"]), float(c["true_end"]), c.get("page_start"), c["text"])
             for c in data["chapters"]
         ],
-        utterances=[Utterance(u["chapter"], u["speaker"], u["voice"], u["start"], u["end"], u["text"]) for u in data["utterances"]],
+        utterances=[
+            Utterance(u["chapter"], u["speaker"], u["voice"], u["start"], u["end"], u["text"])
+            for u in data["utterances"]
+        ],
         non_speech=[Span(s["kind"], float(s["start"]), float(s["end"])) for s in data["non_speech"]],
         folder=path.parent,
     )
@@ -393,8 +396,13 @@ def paragraph_stats(lengths: list[int]) -> ParagraphStats:
         return ParagraphStats(0, 0, 0.0, 0.0, 0.0, 0, 0.0)
     a = np.asarray(lengths, dtype=float)
     return ParagraphStats(
-        len(lengths), int(a.min()), round(float(np.percentile(a, 10)), 1), round(float(np.median(a)), 1),
-        round(float(np.percentile(a, 90)), 1), int(a.max()), round(float(a.mean()), 1),
+        len(lengths),
+        int(a.min()),
+        round(float(np.percentile(a, 10)), 1),
+        round(float(np.median(a)), 1),
+        round(float(np.percentile(a, 90)), 1),
+        int(a.max()),
+        round(float(a.mean()), 1),
     )
 
 
@@ -433,7 +441,7 @@ class TalkScore:
     paragraph_lengths: list[int]
     invented_in_non_speech: int
     non_speech_seconds: float
-    terms: "TermScore | None" = None  # None: no term list given
+    terms: TermScore | None = None  # None: no term list given
 
     def to_json(self) -> dict:
         return {
@@ -445,7 +453,9 @@ class TalkScore:
             "deletions": self.wer.deletions,
             "insertions": self.wer.insertions,
             "words_in_true_chapter": None if self.chapters is None else round(self.chapters.share, 4),
-            "boundary_errors": None if self.chapters is None else [None if e is None else round(e, 2) for e in self.chapters.boundary_errors],
+            "boundary_errors": None
+            if self.chapters is None
+            else [None if e is None else round(e, 2) for e in self.chapters.boundary_errors],
             "paragraphs": self.paragraphs.to_json(),
             "paragraph_lengths": self.paragraph_lengths,
             "invented_in_non_speech": self.invented_in_non_speech,
@@ -497,9 +507,13 @@ class TermScore:
         return self.right / self.occurrences if self.occurrences else None
 
     def to_json(self) -> dict:
-        return {"right": self.right, "occurrences": self.occurrences,
-                "share": None if self.share is None else round(self.share, 4),
-                "per_term": self.per_term, "misses": [list(m) for m in self.misses]}
+        return {
+            "right": self.right,
+            "occurrences": self.occurrences,
+            "share": None if self.share is None else round(self.share, 4),
+            "per_term": self.per_term,
+            "misses": [list(m) for m in self.misses],
+        }
 
 
 _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
@@ -544,10 +558,10 @@ def find_term_occurrences(tokens: list[str], terms, starts: list[bool] | None = 
         n = len(form)
         capitalised = form[0][:1].upper() + form[0][1:] if form and form[0][:1].islower() else None
         for i in range(len(tokens) - n + 1):
-            if any(taken[i:i + n]) or tokens[i + 1:i + n] != form[1:]:
+            if any(taken[i : i + n]) or tokens[i + 1 : i + n] != form[1:]:
                 continue
             if tokens[i] == form[0] or (tokens[i] == capitalised and starts is not None and starts[i]):
-                taken[i:i + n] = [True] * n
+                taken[i : i + n] = [True] * n
                 found.append((i, n, term))
     return sorted(found)
 
@@ -578,8 +592,11 @@ def score_terms(reference: str, hypothesis: str, terms) -> TermScore:
                         ref_to_hyp[chunk.ref_start_idx + k - 1] = chunk.hyp_start_idx + k - 1
     for start, length, term in occurrences:
         at = [ref_to_hyp.get(start + j) for j in range(length)]
-        right = None not in at and all(at[j] == at[0] + j for j in range(length)) and \
-            all(hyp[at[j]] == ref[start + j] for j in range(length))
+        right = (
+            None not in at
+            and all(at[j] == at[0] + j for j in range(length))
+            and all(hyp[at[j]] == ref[start + j] for j in range(length))
+        )
         counts = score.per_term.setdefault(term, [0, 0])
         counts[1] += 1
         if right:
@@ -587,7 +604,7 @@ def score_terms(reference: str, hypothesis: str, terms) -> TermScore:
             score.right += 1
         else:
             written = " ".join(hyp[h] for h in at if h is not None) or "(nothing)"
-            score.misses.append((" ".join(ref[start:start + length]), written))
+            score.misses.append((" ".join(ref[start : start + length]), written))
     return score
 
 
@@ -639,10 +656,13 @@ class BareSettings:
     vad_filter: bool = True
 
     @classmethod
-    def from_config(cls, config, *, batch_size: int | None = None) -> "BareSettings":
+    def from_config(cls, config, *, batch_size: int | None = None) -> BareSettings:
         return cls(
-            model=config.model.name, device=config.model.device, compute_type=config.model.compute_type,
-            cpu_threads=config.model.cpu_threads, language=config.transcribe.language,
+            model=config.model.name,
+            device=config.model.device,
+            compute_type=config.model.compute_type,
+            cpu_threads=config.model.cpu_threads,
+            language=config.transcribe.language,
             beam_size=config.transcribe.beam_size,
             batch_size=config.transcribe.batch_size if batch_size is None else batch_size,
         )
@@ -661,16 +681,24 @@ def load_bare_model(settings: BareSettings):
     device, compute_type = choose_device_and_compute(
         device, settings.compute_type, cuda_devices=cuda, supported=ctranslate2.get_supported_compute_types(device)
     )
-    return WhisperModel(resolve_model_path(settings.model), device=device, compute_type=compute_type,
-                        cpu_threads=cpu_thread_count(settings.cpu_threads))
+    return WhisperModel(
+        resolve_model_path(settings.model),
+        device=device,
+        compute_type=compute_type,
+        cpu_threads=cpu_thread_count(settings.cpu_threads),
+    )
 
 
 def bare_transcribe(model, audio: str | Path, settings: BareSettings) -> str:
     """The text of bare faster-whisper on a file (sequential, or batched when batch_size > 1)."""
     from faster_whisper import BatchedInferencePipeline
 
-    common = dict(language=settings.language, beam_size=settings.beam_size,
-                  word_timestamps=settings.word_timestamps, vad_filter=settings.vad_filter)
+    common = dict(
+        language=settings.language,
+        beam_size=settings.beam_size,
+        word_timestamps=settings.word_timestamps,
+        vad_filter=settings.vad_filter,
+    )
     if settings.batch_size > 1:
         segments, _ = BatchedInferencePipeline(model).transcribe(str(audio), batch_size=settings.batch_size, **common)
     else:
@@ -711,8 +739,13 @@ def run_measured(cmd: list[str], *, cwd: Path, stdout, stderr) -> Measured:
     read_end, write_end = os.pipe()
     start = time.perf_counter()
     try:
-        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(write_end), *cmd], cwd=cwd,
-                                stdout=stdout, stderr=stderr, pass_fds=(write_end,))
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, str(write_end), *cmd],
+            cwd=cwd,
+            stdout=stdout,
+            stderr=stderr,
+            pass_fds=(write_end,),
+        )
     finally:
         os.close(write_end)
     returncode = proc.wait()
@@ -751,9 +784,9 @@ def run_pipeline(talk: Path, work_dir: Path, pipeline_args: list[str]) -> Pipeli
 
     sys.path.insert(0, str(REPO / "tests"))
     sys.path.insert(0, str(REPO))
-    from mediaserver import MediaServer
-
     from pipeline.pages import read_transcript
+
+    from mediaserver import MediaServer
 
     if work_dir.exists():
         shutil.rmtree(work_dir)
@@ -763,8 +796,20 @@ def run_pipeline(talk: Path, work_dir: Path, pipeline_args: list[str]) -> Pipeli
     with MediaServer(talk) as server:
         text = (talk / "page.md").read_text(encoding="utf-8")
         page.write_text(text.replace(VIDEO_PLACEHOLDER, server.url("audio.ogg")), encoding="utf-8")
-        cmd = [sys.executable, "-m", "pipeline", "run", str(page), "--cache-dir", str(work_dir / "cache"),
-               "--report", str(report_path), "--force", "--quiet", *pipeline_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            str(page),
+            "--cache-dir",
+            str(work_dir / "cache"),
+            "--report",
+            str(report_path),
+            "--force",
+            "--quiet",
+            *pipeline_args,
+        ]
         with tempfile.TemporaryFile("w+") as err_file:
             measured = run_measured(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err_file)
             err_file.seek(0)
@@ -796,12 +841,16 @@ def draft_without_glossary(work_dir: Path, config) -> str:
         raise ValueError(f"{work_dir}: expected one page, found {len(pages)}")
     page = read_page(pages[0])
     if len(page.videos) != 1 or len(transcripts) != 1:
-        raise ValueError(f"{work_dir}: only one video with one cached transcription is supported "
-                         f"({len(page.videos)} videos, {len(transcripts)} transcriptions)")
+        raise ValueError(
+            f"{work_dir}: only one video with one cached transcription is supported "
+            f"({len(page.videos)} videos, {len(transcripts)} transcriptions)"
+        )
     video = page.videos[0]
     transcription = transcribe.read_cached(transcripts[0])
     if transcription is None:
         raise ValueError(f"{transcripts[0]}: unreadable cached transcription")
     alignment = align.align(transcription, video.chapters, config.align)
     found = flags.flag_segments(transcription.segments, config.flags)
-    return render.render_transcript([(video.url, video.label, alignment, found)], model=config.model.name, date="0000-00-00")
+    return render.render_transcript(
+        [(video.url, video.label, alignment, found)], model=config.model.name, date="0000-00-00"
+    )

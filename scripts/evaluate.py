@@ -41,9 +41,14 @@ sys.path.insert(0, str(REPO))
 
 def pipeline_args(args) -> list[str]:
     out = []
-    for flag, value in (("--config", args.config), ("--model", args.model), ("--device", args.device),
-                        ("--batch-size", args.batch_size), ("--beam-size", args.beam_size),
-                        ("--glossary", args.glossary)):
+    for flag, value in (
+        ("--config", args.config),
+        ("--model", args.model),
+        ("--device", args.device),
+        ("--batch-size", args.batch_size),
+        ("--beam-size", args.beam_size),
+        ("--glossary", args.glossary),
+    ):
         if value is not None:
             out += [flag, str(value)]
     if args.no_context:
@@ -66,7 +71,9 @@ def evaluate_talk(talk: Path, args, bare_model, bare_settings, config, glossary_
         page = run.page_report
         result["pipeline"] = {
             "status": page.get("status", "failed" if run.returncode else "?"),
-            "error": page.get("error") or page.get("reason") or (last_line(run.stderr_tail) if run.returncode else None),
+            "error": page.get("error")
+            or page.get("reason")
+            or (last_line(run.stderr_tail) if run.returncode else None),
             "warnings": page.get("warnings", []),
             "wall_seconds": round(run.wall, 2),
             "speed_x": round(truth.duration / run.wall, 1),
@@ -86,8 +93,11 @@ def evaluate_talk(talk: Path, args, bare_model, bare_settings, config, glossary_
         bare_terms = evallib.score_terms(truth.reference_text, text, terms)
         result["bare"] = {
             "terms": bare_terms.to_json(),
-            "wer": round(wer.wer, 4), "reference_words": wer.reference_words,
-            "substitutions": wer.substitutions, "deletions": wer.deletions, "insertions": wer.insertions,
+            "wer": round(wer.wer, 4),
+            "reference_words": wer.reference_words,
+            "substitutions": wer.substitutions,
+            "deletions": wer.deletions,
+            "insertions": wer.insertions,
             "invented_in_non_speech": evallib.invented_in_non_speech(truth, text),
             "transcribe_seconds": round(wall, 2),
         }
@@ -99,7 +109,12 @@ def totals(results: list[dict]) -> dict:
         parts = [r[key] for r in results if key in r]
         if not parts:
             return None
-        total = evallib.total_wer([evallib.WerResult(p["wer"], p["reference_words"], p["substitutions"], p["deletions"], p["insertions"]) for p in parts])
+        total = evallib.total_wer(
+            [
+                evallib.WerResult(p["wer"], p["reference_words"], p["substitutions"], p["deletions"], p["insertions"])
+                for p in parts
+            ]
+        )
         return {"wer": round(total.wer, 4), "reference_words": total.reference_words, "talks": len(parts)}
 
     def terms_of(key: str) -> dict | None:
@@ -107,30 +122,48 @@ def totals(results: list[dict]) -> dict:
         if not parts:
             return None
         right, occurrences = sum(p["right"] for p in parts), sum(p["occurrences"] for p in parts)
-        return {"right": right, "occurrences": occurrences, "share": round(right / occurrences, 4) if occurrences else None}
+        return {
+            "right": right,
+            "occurrences": occurrences,
+            "share": round(right / occurrences, 4) if occurrences else None,
+        }
 
     drafts = [r["draft"] for r in results if "draft" in r]
-    out: dict = {"talks": len(results), "audio_minutes": round(sum(r["audio_seconds"] for r in results) / 60, 1),
-                 "draft_wer": wer_of("draft"), "bare_wer": wer_of("bare"),
-                 "draft_terms": terms_of("draft"), "bare_terms": terms_of("bare")}
+    out: dict = {
+        "talks": len(results),
+        "audio_minutes": round(sum(r["audio_seconds"] for r in results) / 60, 1),
+        "draft_wer": wer_of("draft"),
+        "bare_wer": wer_of("bare"),
+        "draft_terms": terms_of("draft"),
+        "bare_terms": terms_of("bare"),
+    }
     if any("draft_without_glossary" in r for r in results):
         out["draft_without_glossary_wer"] = wer_of("draft_without_glossary")
         out["draft_without_glossary_terms"] = terms_of("draft_without_glossary")
     chaptered = [d for d in drafts if d["words_in_true_chapter"] is not None]
     if chaptered:
         words = sum(d["reference_words"] for d in chaptered)
-        out["words_in_true_chapter"] = round(sum(d["words_in_true_chapter"] * d["reference_words"] for d in chaptered) / words, 4)
+        out["words_in_true_chapter"] = round(
+            sum(d["words_in_true_chapter"] * d["reference_words"] for d in chaptered) / words, 4
+        )
         errors = [e for d in chaptered for e in d["boundary_errors"] if e is not None]
         missing = sum(e is None for d in chaptered for e in d["boundary_errors"])
         if errors:
-            out["boundary_error"] = {"mean": round(statistics.fmean(errors), 2), "median": round(statistics.median(errors), 2),
-                                     "max": round(max(errors), 2), "over_4s": sum(e > 4 for e in errors),
-                                     "boundaries": len(errors), "missing": missing}
+            out["boundary_error"] = {
+                "mean": round(statistics.fmean(errors), 2),
+                "median": round(statistics.median(errors), 2),
+                "max": round(max(errors), 2),
+                "over_4s": sum(e > 4 for e in errors),
+                "boundaries": len(errors),
+                "missing": missing,
+            }
     lengths = [n for d in drafts for n in d.get("paragraph_lengths", [])]
     if lengths:
         out["paragraphs"] = evallib.paragraph_stats(lengths).to_json()
-    out["invented_in_non_speech"] = {"draft": sum(d["invented_in_non_speech"] for d in drafts),
-                                     "bare": sum(r["bare"]["invented_in_non_speech"] for r in results if "bare" in r)}
+    out["invented_in_non_speech"] = {
+        "draft": sum(d["invented_in_non_speech"] for d in drafts),
+        "bare": sum(r["bare"]["invented_in_non_speech"] for r in results if "bare" in r),
+    }
     runs = [r["pipeline"] for r in results if "pipeline" in r]
     if runs:
         out["pipeline_wall_seconds"] = round(sum(p["wall_seconds"] for p in runs), 1)
@@ -149,17 +182,35 @@ def print_table(results: list[dict], total: dict) -> None:
         return "-" if not t else f"{t['right']}/{t['occurrences']}"
 
     table = Table(title="du-transcripts evaluation")
-    for col in ("talk", "min", "WER draft", "WER bare", "terms draft/bare", "in chapter", "boundary s (mean/max)", "paragraphs (p10/med/p90/max)", "invented draft/bare", "speed", "status"):
+    for col in (
+        "talk",
+        "min",
+        "WER draft",
+        "WER bare",
+        "terms draft/bare",
+        "in chapter",
+        "boundary s (mean/max)",
+        "paragraphs (p10/med/p90/max)",
+        "invented draft/bare",
+        "speed",
+        "status",
+    ):
         table.add_column(col, justify="left" if col in ("talk", "status") else "right")
     for r in results:
         d, b, p = r.get("draft", {}), r.get("bare", {}), r.get("pipeline", {})
         errors = [e for e in (d.get("boundary_errors") or []) if e is not None]
         para = d.get("paragraphs")
         table.add_row(
-            r["talk"], f"{r['audio_seconds'] / 60:.1f}", pct(d.get("wer")), pct(b.get("wer")),
-            f"{terms(d.get('terms'))} / {terms(b.get('terms'))}", pct(d.get("words_in_true_chapter")),
+            r["talk"],
+            f"{r['audio_seconds'] / 60:.1f}",
+            pct(d.get("wer")),
+            pct(b.get("wer")),
+            f"{terms(d.get('terms'))} / {terms(b.get('terms'))}",
+            pct(d.get("words_in_true_chapter")),
             f"{statistics.fmean(errors):.1f}/{max(errors):.1f}" if errors else "-",
-            f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}" if para and para["count"] else "-",
+            f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}"
+            if para and para["count"]
+            else "-",
             f"{d.get('invented_in_non_speech', '-')}/{b.get('invented_in_non_speech', '-')}",
             f"{p['speed_x']}x" if p else "-",
             (p.get("status", "-") + (f": {p['error']}" if p.get("error") else "")) if p else "-",
@@ -167,46 +218,79 @@ def print_table(results: list[dict], total: dict) -> None:
     be = total.get("boundary_error") or {}
     para = total.get("paragraphs")
     table.add_row(
-        "TOTAL", f"{total['audio_minutes']:.1f}", pct((total.get("draft_wer") or {}).get("wer")),
+        "TOTAL",
+        f"{total['audio_minutes']:.1f}",
+        pct((total.get("draft_wer") or {}).get("wer")),
         pct((total.get("bare_wer") or {}).get("wer")),
-        f"{terms(total.get('draft_terms'))} / {terms(total.get('bare_terms'))}", pct(total.get("words_in_true_chapter")),
+        f"{terms(total.get('draft_terms'))} / {terms(total.get('bare_terms'))}",
+        pct(total.get("words_in_true_chapter")),
         f"{be['mean']:.1f}/{be['max']:.1f}" if be else "-",
         f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}" if para else "-",
-        f"{total['invented_in_non_speech']['draft']}/{total['invented_in_non_speech']['bare']}", "", "",
+        f"{total['invented_in_non_speech']['draft']}/{total['invented_in_non_speech']['bare']}",
+        "",
+        "",
         style="bold",
     )
     Console(width=220).print(table)
-    for key, name in (("draft_terms", "draft"), ("draft_without_glossary_terms", "draft without glossary"), ("bare_terms", "bare")):
+    for key, name in (
+        ("draft_terms", "draft"),
+        ("draft_without_glossary_terms", "draft without glossary"),
+        ("bare_terms", "bare"),
+    ):
         t = total.get(key)
         if t:
             wer = (total.get(key.replace("_terms", "_wer")) or {}).get("wer")
-            print(f"names and terms spelled right, {name}: {t['right']}/{t['occurrences']} = {pct(t['share'])}; WER {pct(wer)}")
+            print(
+                f"names and terms spelled right, {name}: {t['right']}/{t['occurrences']} = {pct(t['share'])}; WER {pct(wer)}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("talks", nargs="*", type=Path,
-                        help="talk folders (page.md, audio.ogg, truth.json); default: every talk in eval/talks and tests/fixtures/talks")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "talks",
+        nargs="*",
+        type=Path,
+        help="talk folders (page.md, audio.ogg, truth.json); default: every talk in eval/talks and tests/fixtures/talks",
+    )
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only the talks with these names")
-    parser.add_argument("--config", help="a TOML overlay for the pipeline (passed as run --config); bare uses its settings too")
+    parser.add_argument(
+        "--config", help="a TOML overlay for the pipeline (passed as run --config); bare uses its settings too"
+    )
     parser.add_argument("--model", help="model name or CTranslate2 folder (default: configs/default.toml's)")
     parser.add_argument("--device", help="auto, cpu or cuda (default: the config's)")
     parser.add_argument("--batch-size", type=int, help="batched inference size, 1 = sequential (default: the config's)")
     parser.add_argument("--beam-size", type=int, help="beam size (default: the config's)")
     parser.add_argument("--no-context", action="store_true", help="run the pipeline with --no-context (no page prompt)")
     parser.add_argument("--glossary", help="an extra glossary TOML for the pipeline (passed as run --glossary)")
-    parser.add_argument("--without-glossary", action="store_true",
-                        help="also score each run's draft rendered again from its cached model words, without the glossary's fixes")
+    parser.add_argument(
+        "--without-glossary",
+        action="store_true",
+        help="also score each run's draft rendered again from its cached model words, without the glossary's fixes",
+    )
     parser.add_argument("--no-pipeline", action="store_true", help="score bare faster-whisper only")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare faster-whisper baseline")
-    parser.add_argument("--work-dir", type=Path, default=REPO / "eval" / "work", help="pages, caches and reports of the runs (default: eval/work)")
-    parser.add_argument("--out", type=Path, default=REPO / "eval" / "results.json", help="JSON results (default: eval/results.json)")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=REPO / "eval" / "work",
+        help="pages, caches and reports of the runs (default: eval/work)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "eval" / "results.json", help="JSON results (default: eval/results.json)"
+    )
     args = parser.parse_args(argv)
 
     talks = args.talks or evallib.default_talks()
     if not args.talks and not any(evallib.EVAL_TALKS.glob("*/truth.json")):
-        print("note: eval/talks is not built (scripts/make_eval_set.py); scoring the committed test talk only", file=sys.stderr)
+        print(
+            "note: eval/talks is not built (scripts/make_eval_set.py); scoring the committed test talk only",
+            file=sys.stderr,
+        )
     if args.only:
         talks = [t for t in talks if t.name in set(args.only)]
     bad = [t for t in talks if not (t / "truth.json").is_file()]
@@ -231,8 +315,15 @@ def main(argv: list[str] | None = None) -> int:
     total = totals(results)
     print_table(results, total)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    data = {"settings": {"pipeline_args": pipeline_args(args), "bare": vars(bare_settings), "normalizer": evallib.NORMALIZER},
-            "talks": results, "totals": total}
+    data = {
+        "settings": {
+            "pipeline_args": pipeline_args(args),
+            "bare": vars(bare_settings),
+            "normalizer": evallib.NORMALIZER,
+        },
+        "talks": results,
+        "totals": total,
+    }
     from pipeline.utils import atomic_write_text
 
     atomic_write_text(args.out, json.dumps(data, indent=2) + "\n")

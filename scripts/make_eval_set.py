@@ -118,10 +118,16 @@ def missing_tools(engines: set[str]) -> list[str]:
         elif engine == "flite" and not shutil.which("flite"):
             missing.append(f"flite: {INSTALL_HINTS['flite']}")
         elif engine == "festival":
-            if not shutil.which("text2wave") or not list(Path("/usr/share/festival/voices").glob("us/cmu_us_slt_arctic_hts")):
+            if not shutil.which("text2wave") or not list(
+                Path("/usr/share/festival/voices").glob("us/cmu_us_slt_arctic_hts")
+            ):
                 missing.append(f"festival + slt voice: {INSTALL_HINTS['festival']}")
         elif engine == "recording":
-            if not ASTERISK_TRANSCRIPTS.is_file() or not ASTERISK_SOUNDS.is_dir() or not any(ASTERISK_SOUNDS.glob("*.g722")):
+            if (
+                not ASTERISK_TRANSCRIPTS.is_file()
+                or not ASTERISK_SOUNDS.is_dir()
+                or not any(ASTERISK_SOUNDS.glob("*.g722"))
+            ):
                 missing.append(f"asterisk prompts: {INSTALL_HINTS['recording']}")
     return missing
 
@@ -147,11 +153,15 @@ class Synthesizer:
             if voice.engine == "piper":
                 self._speak_piper(text, raw)
             elif voice.engine == "flite":
-                subprocess.run(["flite", "-voice", voice.setting, "-t", text, "-o", str(raw)], check=True, capture_output=True)
+                subprocess.run(
+                    ["flite", "-voice", voice.setting, "-t", text, "-o", str(raw)], check=True, capture_output=True
+                )
             elif voice.engine == "festival":
                 subprocess.run(
                     ["text2wave", "-eval", f"({voice.setting})", "-o", str(raw)],
-                    input=text.encode(), check=True, capture_output=True,
+                    input=text.encode(),
+                    check=True,
+                    capture_output=True,
                 )
             else:
                 raise ValueError(f"voice {voice.name} does not synthesize text")
@@ -172,8 +182,22 @@ class Synthesizer:
 def to_prepared_wav(source: Path, input_format: list[str] | None = None) -> bytes:
     """Any audio file decoded to 16 kHz mono 16-bit WAV bytes (ffmpeg from imageio-ffmpeg)."""
     # Raw PCM from the pipe, header written here: a WAV header streamed to a pipe has no length.
-    cmd = [ffmpeg_path(), "-nostdin", "-v", "error", *(input_format or []), "-i", str(source),
-           "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]
+    cmd = [
+        ffmpeg_path(),
+        "-nostdin",
+        "-v",
+        "error",
+        *(input_format or []),
+        "-i",
+        str(source),
+        "-ac",
+        "1",
+        "-ar",
+        str(SAMPLE_RATE),
+        "-f",
+        "s16le",
+        "-",
+    ]
     pcm = subprocess.run(cmd, check=True, capture_output=True).stdout
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
@@ -236,8 +260,16 @@ def speakable_sentences(paragraph: str) -> list[str]:
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links keep their words
     text = re.sub(r"\([^()]*\)", " ", text)  # stage directions: (clicks on ...), (gigabytes)
     text = re.sub(r"\*\*|__", "", text)
-    text = (text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
-            .replace("\u2026", "...").replace("\u2013", "-").replace("\u2014", "-").replace("\u00a0", " "))
+    text = (
+        text.replace("\u2019", "'")
+        .replace("\u2018", "'")
+        .replace("\u201c", '"')
+        .replace("\u201d", '"')
+        .replace("\u2026", "...")
+        .replace("\u2013", "-")
+        .replace("\u2014", "-")
+        .replace("\u00a0", " ")
+    )
     text = re.sub(r"\s+-+\s+", ", ", text)  # spoken dashes are pauses
     text = LEADING_TIME.sub("", text)
     text = re.sub(r"\s+", " ", text).strip()
@@ -354,56 +386,81 @@ FIXTURE_SPEC = TalkSpec(
 _CAREER = TalkSpec(
     name="career-60min",
     title="Ali Spittel:  Navigating Your Tech Career",
-    sources=["04-ali-spittel-career.md", "08-matt-brems-missing-data.md"], minutes=62,
+    sources=["04-ali-spittel-career.md", "08-matt-brems-missing-data.md"],
+    minutes=62,
     voices={"Ty": "flite-awb", "Matt": "flite-rms", "*": "festival-slt"},
-    seed=6, description="over an hour: two transcripts back to back, many chapters",
+    seed=6,
+    description="over an hour: two transcripts back to back, many chapters",
 )
 
 EVAL_SET = [
     TalkSpec(
         name="dask-three-voices",
         title="Hugo Bowne-Anderson and James Bourbeau:  Working with Dask DataFrames and Machine Learning",
-        sources=["16-hugo-james-dask.md"], minutes=15, chapters=6, first_section=5,
+        sources=["16-hugo-james-dask.md"],
+        minutes=15,
+        chapters=6,
+        first_section=5,
         voices={"Reshama": "festival-slt", "Hugo": "piper-joe", "James": "flite-rms", "*": "piper-joe"},
-        seed=1, description="three voices (host and two speakers), 6 chapters",
+        seed=1,
+        description="three voices (host and two speakers), 6 chapters",
     ),
     TalkSpec(
         name="missing-data-two-voices",
         title="Matt Brems:  Good, Fast, Cheap: How to do Data Science with Missing Data",
-        sources=["08-matt-brems-missing-data.md"], minutes=12, chapters=7,
+        sources=["08-matt-brems-missing-data.md"],
+        minutes=12,
+        chapters=7,
         voices={"Ty": "flite-awb", "Matt": "piper-joe", "*": "piper-joe"},
-        seed=2, description="dialogue of two voices, 7 chapters",
+        seed=2,
+        description="dialogue of two voices, 7 chapters",
     ),
     TalkSpec(
         name="terminal-no-chapters",
         title="Sam Bail:  Intro to the Terminal",
-        sources=["09-sam-bail-terminal.md"], minutes=12,
-        voices={"#0": "flite-slt", "*": "flite-rms"}, page_chapters=False,
-        seed=3, description="no chapter list on the page: the draft gets ~10-minute sections",
+        sources=["09-sam-bail-terminal.md"],
+        minutes=12,
+        voices={"#0": "flite-slt", "*": "flite-rms"},
+        page_chapters=False,
+        seed=3,
+        description="no chapter list on the page: the draft gets ~10-minute sections",
     ),
     TalkSpec(
         name="data-process-beds",
         title="Liz DiLuzio:  Create Nimble Data Collection & Reporting Processes",
-        sources=["13-liz-diluzio-data-process.md"], minutes=10, chapters=6,
+        sources=["13-liz-diluzio-data-process.md"],
+        minutes=10,
+        chapters=6,
         voices={"Reshama": "festival-slt", "Liz": "flite-rms", "#0": "festival-slt", "*": "flite-rms"},
-        lead_in="music", beds=["music", "noise", "silence", "music", "noise"],
-        seed=4, description="music, noise and silence between parts (invented-word check)",
+        lead_in="music",
+        beds=["music", "noise", "silence", "music", "noise"],
+        seed=4,
+        description="music, noise and silence between parts (invented-word check)",
     ),
     TalkSpec(
         name="contributing-8min",
         title="Andreas Mueller:  Crash Course in Contributing to scikit-learn",
-        sources=["05-andreas-mueller-contributing.md"], minutes=8.8, chapters=8,
+        sources=["05-andreas-mueller-contributing.md"],
+        minutes=8.8,
+        chapters=8,
         voices={"*": "piper-joe"},
-        seed=5, description="held-out 8-minute talk for bench.py",
+        seed=5,
+        description="held-out 8-minute talk for bench.py",
     ),
     # the first 5 minutes of the 60-minute talk: a memory baseline on the same speech
-    replace(_CAREER, name="career-5min", minutes=5, description="the first 5 minutes of career-60min (memory baseline)"),
+    replace(
+        _CAREER, name="career-5min", minutes=5, description="the first 5 minutes of career-60min (memory baseline)"
+    ),
     _CAREER,
     TalkSpec(
         name="asterisk-prompts",
         title="Asterisk Project:  The Voice Prompts of a Phone System",
-        sources=["asterisk"], minutes=10, voices={"*": "asterisk"}, chapters=5,
-        seed=7, description="real recorded human speech (Debian's asterisk prompts, CC-BY-SA-3.0)",
+        sources=["asterisk"],
+        minutes=10,
+        voices={"*": "asterisk"},
+        chapters=5,
+        seed=7,
+        description="real recorded human speech (Debian's asterisk prompts, CC-BY-SA-3.0)",
     ),
 ]
 
@@ -438,7 +495,7 @@ def plan_corpus_talk(spec: TalkSpec, synth: Synthesizer, jobs: int) -> list[Plan
     sections: list[tuple[int, SourceSection]] = []
     for n, name in enumerate(spec.sources):
         found = [s for s in read_sections(CORPUS_2020 / name) if s.words >= 40]
-        sections += list(enumerate(found))[spec.first_section if n == 0 else 0:]
+        sections += list(enumerate(found))[spec.first_section if n == 0 else 0 :]
     target = spec.minutes * 60
     chapter_budget = target / spec.chapters if spec.chapters else math.inf
     chosen = sections
@@ -629,12 +686,21 @@ def render_talk(spec: TalkSpec, planned: list[PlannedChapter], out_dir: Path, bi
                         put(np.zeros(int(gap * SAMPLE_RATE), dtype=np.float32))
                     start = clock
                     put(level(read_samples(u.wav), SPEECH_RMS_DBFS))
-                    utterances.append({"chapter": number, "speaker": u.speaker, "voice": u.voice,
-                                       "start": round(start, 3), "end": round(clock, 3), "text": u.text})
+                    utterances.append(
+                        {
+                            "chapter": number,
+                            "speaker": u.speaker,
+                            "voice": u.voice,
+                            "start": round(start, 3),
+                            "end": round(clock, 3),
+                            "text": u.text,
+                        }
+                    )
                     texts.append(u.text)
                     previous_speaker = u.speaker
-                chapters.append({"title": chapter.title, "true_start": round(chapter_start, 3),
-                                 "text": " ".join(texts)})
+                chapters.append(
+                    {"title": chapter.title, "true_start": round(chapter_start, 3), "text": " ".join(texts)}
+                )
             put(np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32))
             duration = clock
         for i, chapter in enumerate(chapters):
@@ -645,17 +711,43 @@ def render_talk(spec: TalkSpec, planned: list[PlannedChapter], out_dir: Path, bi
     for u in utterances:
         voices.setdefault(u["speaker"], u["voice"])
     return Truth(
-        name=spec.name, title=spec.title, description=spec.description,
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
         sources=[f"2020/{s}" if s != "asterisk" else "asterisk-core-sounds-en" for s in spec.sources],
-        audio="audio.ogg", duration=round(duration, 3), page_has_chapters=spec.page_chapters,
-        voices=voices, chapters=chapters, utterances=utterances, non_speech=non_speech,
+        audio="audio.ogg",
+        duration=round(duration, 3),
+        page_has_chapters=spec.page_chapters,
+        voices=voices,
+        chapters=chapters,
+        utterances=utterances,
+        non_speech=non_speech,
     )
 
 
 def encode_opus(wav: Path, out: Path, bitrate: str) -> None:
     tmp = out.with_name(f".{out.name}.tmp.ogg")
-    subprocess.run([ffmpeg_path(), "-nostdin", "-v", "error", "-y", "-i", str(wav), "-ac", "1",
-                    "-c:a", "libopus", "-b:a", bitrate, "-application", "voip", str(tmp)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_path(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(wav),
+            "-ac",
+            "1",
+            "-c:a",
+            "libopus",
+            "-b:a",
+            bitrate,
+            "-application",
+            "voip",
+            str(tmp),
+        ],
+        check=True,
+    )
     tmp.replace(out)
 
 
@@ -707,8 +799,16 @@ def write_page(truth: Truth, path: Path) -> None:
         lines += ["```", "## Timestamps "]
         lines += [f"{format_timestamp(c['page_start'])} {c['title']}" for c in truth.chapters]
         lines += ["```", ""]
-    lines += ["## About the Speaker", f"Made by {truth.made_by} from {', '.join(truth.sources)}.", "",
-              "#datascience #python", "", "", "## Transcript", ""]
+    lines += [
+        "## About the Speaker",
+        f"Made by {truth.made_by} from {', '.join(truth.sources)}.",
+        "",
+        "#datascience #python",
+        "",
+        "",
+        "## Transcript",
+        "",
+    ]
     atomic_write_text(path, "\n".join(lines))
 
 
@@ -727,14 +827,23 @@ def build(spec: TalkSpec, out_dir: Path, synth: Synthesizer, jobs: int, bitrate:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        epilog="Talks: " + "; ".join(f"{s.name} ({s.description})" for s in EVAL_SET)
+        epilog="Talks: "
+        + "; ".join(f"{s.name} ({s.description})" for s in EVAL_SET)
         + f". --fixture builds {FIXTURE_SPEC.name} into tests/fixtures/talks/.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the talks (default: eval/talks, git-ignored)")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="per-utterance WAV cache (default: eval/cache/utterances)")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="folder for the talks (default: eval/talks, git-ignored)"
+    )
+    parser.add_argument(
+        "--cache", type=Path, default=DEFAULT_CACHE, help="per-utterance WAV cache (default: eval/cache/utterances)"
+    )
     parser.add_argument("--only", nargs="+", metavar="NAME", help="build only these talks (default: all)")
-    parser.add_argument("--fixture", action="store_true", help=f"build only the committed test talk into {FIXTURE_DIR.relative_to(REPO)}/{FIXTURE_SPEC.name}")
+    parser.add_argument(
+        "--fixture",
+        action="store_true",
+        help=f"build only the committed test talk into {FIXTURE_DIR.relative_to(REPO)}/{FIXTURE_SPEC.name}",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="voices speaking at once (default: 2)")
     parser.add_argument("--bitrate", default="", help="Opus bitrate (default: 16k for the fixture, 32k for the set)")
     parser.add_argument("--list", action="store_true", help="list the talks and exit")
@@ -762,8 +871,11 @@ def main(argv: list[str] | None = None) -> int:
     for spec in specs:
         truth = build(spec, out_root / spec.name, synth, args.jobs, bitrate)
         words = sum(len(c["text"].split()) for c in truth.chapters)
-        print(f"{spec.name}: {truth.duration / 60:.1f} min, {len(truth.chapters)} chapters, {words} words, "
-              f"{len(set(truth.voices.values()))} voices -> {out_root / spec.name}", flush=True)
+        print(
+            f"{spec.name}: {truth.duration / 60:.1f} min, {len(truth.chapters)} chapters, {words} words, "
+            f"{len(set(truth.voices.values()))} voices -> {out_root / spec.name}",
+            flush=True,
+        )
     return 0
 
 

@@ -20,17 +20,26 @@ ROOT = Path(__file__).resolve().parent.parent / "examples"
 
 # (chapter title, voice, text); chapters start where their first line starts.
 SCRIPT = [
-    ("Introduction", "slt",
-     "Hey everybody, welcome to Data Umbrella and PyLadies online event. Just to let you know how the event is "
-     "going to go, I am going to do an introduction about the meetup group. Sam is going to give a talk, and we "
-     "will have questions and answers at the end."),
-    ("Intro to Terminal", "rms",
-     "All right, great, thanks for switching over. Hi everyone, welcome to this webinar. My name is Sam. I do data "
-     "things, and I am based in New York City. Today I want to show you how to use the terminal, because it makes "
-     "everyday work with files much faster."),
-    ("Helpful shortcuts", "rms",
-     "Some helpful shortcuts. You do not always have to type everything in your terminal by hand. The tab key "
-     "completes file names for you, and the arrow keys bring back the commands you typed before."),
+    (
+        "Introduction",
+        "slt",
+        "Hey everybody, welcome to Data Umbrella and PyLadies online event. Just to let you know how the event is "
+        "going to go, I am going to do an introduction about the meetup group. Sam is going to give a talk, and we "
+        "will have questions and answers at the end.",
+    ),
+    (
+        "Intro to Terminal",
+        "rms",
+        "All right, great, thanks for switching over. Hi everyone, welcome to this webinar. My name is Sam. I do data "
+        "things, and I am based in New York City. Today I want to show you how to use the terminal, because it makes "
+        "everyday work with files much faster.",
+    ),
+    (
+        "Helpful shortcuts",
+        "rms",
+        "Some helpful shortcuts. You do not always have to type everything in your terminal by hand. The tab key "
+        "completes file names for you, and the arrow keys bring back the commands you typed before.",
+    ),
 ]
 
 
@@ -49,8 +58,27 @@ def main() -> None:
         chain = "".join(f"[{i}:a]aresample=16000,apad=pad_dur=1.5[a{i}];" for i in range(len(parts)))
         chain += "".join(f"[a{i}]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=0:a=1[out]"
         out = ROOT / "media" / "intro-to-terminal.ogg"
-        subprocess.run([ffmpeg, "-y", "-loglevel", "error", *inputs, "-filter_complex", chain, "-map", "[out]",
-                        "-ac", "1", "-c:a", "libopus", "-b:a", "24k", str(out)], check=True)
+        subprocess.run(
+            [
+                ffmpeg,
+                "-y",
+                "-loglevel",
+                "error",
+                *inputs,
+                "-filter_complex",
+                chain,
+                "-map",
+                "[out]",
+                "-ac",
+                "1",
+                "-c:a",
+                "libopus",
+                "-b:a",
+                "24k",
+                str(out),
+            ],
+            check=True,
+        )
     for (title, _, _), start in zip(SCRIPT, starts):
         print(f"{int(start // 60):02d}:{int(start % 60):02d} {title}")
 

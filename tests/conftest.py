@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -51,8 +50,7 @@ def speech_media(tmp_path_factory, jfk_flac) -> Path:
     folder = tmp_path_factory.mktemp("speech-media")
     for name, codec in SPEECH_ENCODINGS.items():
         subprocess.run(
-            [ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(jfk_flac), "-ac", "2", *codec,
-             str(folder / name)],
+            [ffmpeg_path(), "-nostdin", "-v", "error", "-i", str(jfk_flac), "-ac", "2", *codec, str(folder / name)],
             check=True,
         )
     return folder
@@ -94,8 +92,12 @@ def whisper_transcription(model, audio, **options):
         model="tiny.en",
         segments=[
             Segment(
-                start=float(s.start), end=float(s.end), text=s.text, avg_logprob=float(s.avg_logprob),
-                compression_ratio=float(s.compression_ratio), no_speech_prob=float(s.no_speech_prob),
+                start=float(s.start),
+                end=float(s.end),
+                text=s.text,
+                avg_logprob=float(s.avg_logprob),
+                compression_ratio=float(s.compression_ratio),
+                no_speech_prob=float(s.no_speech_prob),
                 temperature=float(s.temperature or 0.0),
                 words=[Word(float(w.start), float(w.end), w.word, float(w.probability)) for w in s.words or []],
             )

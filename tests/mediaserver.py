@@ -71,7 +71,7 @@ class MediaServer:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> "MediaServer":
+    def start(self) -> MediaServer:
         server = self
 
         class Handler(_Handler):
@@ -92,7 +92,7 @@ class MediaServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "MediaServer":
+    def __enter__(self) -> MediaServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

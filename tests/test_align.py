@@ -7,7 +7,6 @@ import dataclasses
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from pipeline import config
 from pipeline.align import CHAPTER, LEAD, SECTION, align, ends_sentence
 from pipeline.pages import Chapter
@@ -24,7 +23,7 @@ class Talk:
         self.t = 0.0
         self.sentence_starts: list[float] = []
 
-    def say(self, text: str, pause: float = 0.3, word_seconds: float = 0.3) -> "Talk":
+    def say(self, text: str, pause: float = 0.3, word_seconds: float = 0.3) -> Talk:
         self.sentence_starts.append(round(self.t, 3))
         for token in text.split():
             self.words.append(Word(round(self.t, 3), round(self.t + word_seconds - 0.05, 3), " " + token, 0.9))
@@ -32,12 +31,12 @@ class Talk:
         self.t += pause
         return self
 
-    def sentences(self, n: int, words: int = 12, pause: float = 0.3, tag: str = "w") -> "Talk":
+    def sentences(self, n: int, words: int = 12, pause: float = 0.3, tag: str = "w") -> Talk:
         for k in range(n):
             self.say(" ".join(f"{tag}{k}x{i}" for i in range(words - 1)) + f" {tag}{k}end.", pause)
         return self
 
-    def silence(self, seconds: float) -> "Talk":
+    def silence(self, seconds: float) -> Talk:
         self.t += seconds
         return self
 

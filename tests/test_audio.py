@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from pipeline.audio import (
     SAMPLE_RATE,
     AudioError,
@@ -121,16 +120,30 @@ def _video_only(folder: Path) -> Path:
     "make, reason",
     [
         (lambda media, tmp: _write(tmp / "noise.mp3", np.random.default_rng(1).bytes(40_000)), "not audio, or corrupt"),
-        (lambda media, tmp: _write(tmp / "page.mp3", b"<!doctype html><title>Gone</title>" * 50), "not audio, or corrupt"),
+        (
+            lambda media, tmp: _write(tmp / "page.mp3", b"<!doctype html><title>Gone</title>" * 50),
+            "not audio, or corrupt",
+        ),
         (lambda media, tmp: _write(tmp / "nothing.m4a", b""), "no audio: empty file"),
         (lambda media, tmp: _no_audio_wav(tmp), "no audio"),
         (lambda media, tmp: _video_only(tmp), "no audio stream"),
         (lambda media, tmp: _truncated(media / "jfk.flac", tmp, "cut.flac"), "truncated or corrupt: decoded"),
-        (lambda media, tmp: _truncated(media / "jfk.m4a", tmp, "cut.m4a"), "truncated or corrupt (moov atom not found)"),
+        (
+            lambda media, tmp: _truncated(media / "jfk.m4a", tmp, "cut.m4a"),
+            "truncated or corrupt (moov atom not found)",
+        ),
         (lambda media, tmp: tmp / "missing.mp3", "no such file"),
     ],
-    ids=["random-bytes", "html", "empty-file", "zero-length-audio", "video-only", "truncated-flac",
-         "truncated-m4a", "missing"],
+    ids=[
+        "random-bytes",
+        "html",
+        "empty-file",
+        "zero-length-audio",
+        "video-only",
+        "truncated-flac",
+        "truncated-m4a",
+        "missing",
+    ],
 )
 def test_bad_input_is_a_one_line_error_and_leaves_nothing(speech_media, tmp_path, make, reason):
     media = make(speech_media, tmp_path)

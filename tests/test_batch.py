@@ -21,10 +21,10 @@ import wave
 from pathlib import Path
 
 import pytest
-
-from mediaserver import MediaServer
 from pipeline import pages
 from pipeline.runner import RATE_LIMIT_STRIKES, TRACE_ENV
+
+from mediaserver import MediaServer
 from test_run import EXAMPLE_AUDIO, make_page, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,8 +47,12 @@ def make_site(folder: Path, server: MediaServer, names: list[str]) -> dict[str, 
     """One page per talk, named ``NN-<talk>.md`` in the given order; returns talk name -> page."""
     folder.mkdir(parents=True, exist_ok=True)
     return {
-        name: make_page(folder / f"{i:02d}-{name.replace('.', '-')}.md", server.url(name), TALKS.get(name, []),
-                        title=f"A talk on {name}")
+        name: make_page(
+            folder / f"{i:02d}-{name.replace('.', '-')}.md",
+            server.url(name),
+            TALKS.get(name, []),
+            title=f"A talk on {name}",
+        )
         for i, name in enumerate(names, start=1)
     }
 
@@ -58,7 +62,10 @@ def start_run(*args: str, trace: Path) -> subprocess.Popen:
     log = open(trace.with_suffix(f".{time.monotonic_ns()}.log"), "w")
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "run", "--quiet", *args],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
         env={**os.environ, TRACE_ENV: str(trace), "HF_HUB_OFFLINE": "1"},
     )
 
@@ -107,8 +114,13 @@ def report_of(path: Path) -> tuple[dict[str, dict], dict]:
 
 
 def status(*args: str) -> list[dict]:
-    result = subprocess.run([sys.executable, "-m", "pipeline", "status", "--json", *args], cwd=REPO,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "status", "--json", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -140,14 +152,16 @@ class PageWatcher(threading.Thread):
                 parsed = pages.parse_page(data.decode("utf-8"), path=page.name)
                 if parsed.state != pages.HAS_DRAFT:  # an unverified draft hash reads as has-transcript
                     self.bad.append(f"{name}: state {parsed.state}")
-                elif data.decode("utf-8").split("\n## Transcript\n", 1)[0] != \
-                        self.originals[name].decode("utf-8").split("\n## Transcript\n", 1)[0]:
+                elif (
+                    data.decode("utf-8").split("\n## Transcript\n", 1)[0]
+                    != self.originals[name].decode("utf-8").split("\n## Transcript\n", 1)[0]
+                ):
                     self.bad.append(f"{name}: text above the Transcript section changed")
                 elif pages.read_transcript(page) not in (None, self.drafts[name]):
                     self.bad.append(f"{name}: a draft other than the uninterrupted run's")
             time.sleep(0.01)
 
-    def stop(self) -> "PageWatcher":
+    def stop(self) -> PageWatcher:
         self._halt.set()
         self.join(timeout=10)
         return self
@@ -200,16 +214,20 @@ def reference(tmp_path_factory, server) -> dict:
 # -- killed runs -------------------------------------------------------------------------------
 
 
-def test_a_run_killed_mid_download_resumes_the_partial_file_and_never_uses_it_as_is(tmp_path, media, reference,
-                                                                                      talks_dir):
+def test_a_run_killed_mid_download_resumes_the_partial_file_and_never_uses_it_as_is(
+    tmp_path, media, reference, talks_dir
+):
     site = make_site(tmp_path / "site", media, ["jfk.flac"])
     page, cache, trace = site["jfk.flac"], tmp_path / "cache", tmp_path / "trace.jsonl"
     source = (talks_dir / "jfk.flac").read_bytes()
     media.throttle_bytes_per_s = 100_000  # 1.15 MB: about 11 s
 
     run = start_run(str(tmp_path / "site"), "--cache-dir", str(cache), trace=trace)
-    part = wait_for(lambda: next((p for p in cache.glob("media/*/*.part") if p.stat().st_size > 64_000), None),
-                    run, "a partial download")
+    part = wait_for(
+        lambda: next((p for p in cache.glob("media/*/*.part") if p.stat().st_size > 64_000), None),
+        run,
+        "a partial download",
+    )
     kill(run)
     kept = part.stat().st_size
     assert 0 < kept < len(source)
@@ -218,12 +236,12 @@ def test_a_run_killed_mid_download_resumes_the_partial_file_and_never_uses_it_as
     assert pages.read_page(page).state == pages.NEEDS_TRANSCRIPT
 
     media.throttle_bytes_per_s = None
-    result = rerun(str(tmp_path / "site"), "--cache-dir", str(cache), "--report", str(tmp_path / "r.json"),
-                   trace=trace)
+    result = rerun(str(tmp_path / "site"), "--cache-dir", str(cache), "--report", str(tmp_path / "r.json"), trace=trace)
     assert result.returncode == 0, result.stdout + result.stderr
     # Resumed where the killed run stopped (HTTP Range), and the result is the source, byte for byte.
-    resumed_from = [int(r.split("=")[1].split("-")[0]) for r in media.range_requests["/jfk.flac"]
-                    if r.split("=")[1].split("-")[0]]
+    resumed_from = [
+        int(r.split("=")[1].split("-")[0]) for r in media.range_requests["/jfk.flac"] if r.split("=")[1].split("-")[0]
+    ]
     assert resumed_from and min(resumed_from) > 0, media.range_requests
     [record] = cache.glob("media/*/download.json")
     downloaded = record.parent / json.loads(record.read_text())["file"]
@@ -254,8 +272,7 @@ def test_a_run_killed_mid_transcription_downloads_nothing_again_and_transcribes_
     assert row["action"] == "transcribe"
     assert [(v["media"], v["audio"], v["transcript"]) for v in row["videos"]] == [(True, True, False)]
 
-    result = rerun(str(tmp_path / "site"), "--cache-dir", str(cache), "--report", str(tmp_path / "r.json"),
-                   trace=trace)
+    result = rerun(str(tmp_path / "site"), "--cache-dir", str(cache), "--report", str(tmp_path / "r.json"), trace=trace)
     assert result.returncode == 0, result.stdout + result.stderr
     assert media.hits["/terminal.ogg"] == media_hits, "the finished download was fetched again"
     data, totals = report_of(tmp_path / "r.json")
@@ -270,8 +287,7 @@ def test_a_run_killed_mid_transcription_downloads_nothing_again_and_transcribes_
     assert [(v["media"], v["audio"], v["transcript"]) for v in row["videos"]] == [(True, False, True)]
 
 
-def test_a_run_killed_after_writing_a_page_redoes_nothing_and_no_page_is_ever_half_written(tmp_path, media,
-                                                                                          reference):
+def test_a_run_killed_after_writing_a_page_redoes_nothing_and_no_page_is_ever_half_written(tmp_path, media, reference):
     names = ["jfk.flac", "jfk.mp3", "jfk.ogg"]
     site = make_site(tmp_path / "site", media, names)
     cache, trace = tmp_path / "cache", tmp_path / "trace.jsonl"
@@ -290,8 +306,7 @@ def test_a_run_killed_after_writing_a_page_redoes_nothing_and_no_page_is_ever_ha
         expected = "skip" if row["path"] in written else "write" if row["path"] in transcribed_pages else "transcribe"
         assert row["action"].startswith(expected), row
 
-    result = rerun(str(tmp_path / "site"), "--cache-dir", str(cache), "--report", str(tmp_path / "r.json"),
-                   trace=trace)
+    result = rerun(str(tmp_path / "site"), "--cache-dir", str(cache), "--report", str(tmp_path / "r.json"), trace=trace)
     assert result.returncode == 0, result.stdout + result.stderr
     watcher.stop()
     assert watcher.bad == [] and watcher.reads > 100
@@ -316,8 +331,12 @@ def test_two_runs_on_one_folder_transcribe_each_video_once(tmp_path, media, refe
     watcher = PageWatcher(site, reference["drafts"])
     watcher.start()
 
-    runs = [start_run(str(tmp_path / "site"), "--cache-dir", str(cache), "--report", str(tmp_path / f"r{i}.json"),
-                      trace=trace) for i in (1, 2)]
+    runs = [
+        start_run(
+            str(tmp_path / "site"), "--cache-dir", str(cache), "--report", str(tmp_path / f"r{i}.json"), trace=trace
+        )
+        for i in (1, 2)
+    ]
     for run in runs:
         assert run.wait(timeout=300) == 0
     watcher.stop()
@@ -407,16 +426,25 @@ def test_rate_limited_downloads_are_reported_with_the_hint_and_stop_after_the_st
     report = tmp_path / "r.json"
 
     # One fetch at a time, no retries: the order of the strikes is the page order.
-    result = run_cli(str(site), "--cache-dir", str(tmp_path / "cache"), "--report", str(report),
-                     "--downloads-ahead", "1", "--retries", "0")
+    result = run_cli(
+        str(site),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--report",
+        str(report),
+        "--downloads-ahead",
+        "1",
+        "--retries",
+        "0",
+    )
     assert result.returncode == 1
     data, totals = report_of(report)
     statuses = [data[p.name]["status"] for p in made]
     assert statuses == ["failed", "done"] + ["failed"] * (RATE_LIMIT_STRIKES + 2)
-    attempted = [data[p.name]["error"] for p in made[2:2 + RATE_LIMIT_STRIKES]] + [data[made[0].name]["error"]]
+    attempted = [data[p.name]["error"] for p in made[2 : 2 + RATE_LIMIT_STRIKES]] + [data[made[0].name]["error"]]
     for error in attempted:
         assert "rate limited" in error and "--sleep-requests" in error and "--cookies" in error
-    for page in made[2 + RATE_LIMIT_STRIKES:]:
+    for page in made[2 + RATE_LIMIT_STRIKES :]:
         assert "not attempted" in data[page.name]["error"] and "--cookies" in data[page.name]["error"]
     # The site was asked once per attempted page, never for the pages after the strikes.
     assert media.hits["/status/429"] == 1 + RATE_LIMIT_STRIKES

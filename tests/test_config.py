@@ -9,7 +9,6 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-
 from pipeline.config import Config, ConfigError, configs_dir, load_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,7 +67,10 @@ def test_cli_works_from_any_folder(tmp_path):
     # configs ship with the package: no reliance on the current directory
     result = subprocess.run(
         [sys.executable, "-c", "from pipeline.config import load_config; print(load_config('gpu').model.device)"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "cuda"
@@ -77,8 +79,21 @@ def test_cli_works_from_any_folder(tmp_path):
 def test_wheel_ships_the_configs(tmp_path):
     pytest.importorskip("hatchling")
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     wheel = next(tmp_path.glob("*.whl"))

@@ -8,8 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from faster_whisper import BatchedInferencePipeline, decode_audio
-
-from conftest import FIXTURES, whisper_transcription
 from pipeline.config import load_config
 from pipeline.context import (
     PROMPT_MAX_TOKENS,
@@ -22,6 +20,8 @@ from pipeline.context import (
     prompt_for,
 )
 from pipeline.pages import Chapter, Page, Video, read_page, scan
+
+from conftest import FIXTURES, whisper_transcription
 
 # Whisper allows n_text_ctx // 2 - 1 prompt tokens.
 WHISPER_PROMPT_LIMIT = 448 // 2 - 1
@@ -93,7 +93,13 @@ def _sklearn_page() -> Page:
         title="Example of Contributing and Submitting a Pull Request to [scikit-learn](https://github.com/scikit-learn)",
         state="needs-transcript",
         speakers=["Reshama Shaikh"],
-        videos=[Video(url="https://youtu.be/PU1WyDPGePI", id="PU1WyDPGePI", chapters=[Chapter(0.0, "Intro"), Chapter(226.0, "Set Up Repository")])],
+        videos=[
+            Video(
+                url="https://youtu.be/PU1WyDPGePI",
+                id="PU1WyDPGePI",
+                chapters=[Chapter(0.0, "Intro"), Chapter(226.0, "Set Up Repository")],
+            )
+        ],
     )
 
 
@@ -105,7 +111,9 @@ def test_page_context_gets_names_right_with_the_real_model(whisper_tiny_cpu):
     context = build_prompt(_sklearn_page(), whisper_tiny_cpu.hf_tokenizer)
 
     plain = " ".join(s.text for s in whisper_transcription(pipeline, clip, batch_size=8).segments)
-    prompted = " ".join(s.text for s in whisper_transcription(pipeline, clip, batch_size=8, hotwords=context.hotwords).segments)
+    prompted = " ".join(
+        s.text for s in whisper_transcription(pipeline, clip, batch_size=8, hotwords=context.hotwords).segments
+    )
 
     def right(text: str) -> int:
         return sum(term in text for term in ("Reshama", "scikit-learn"))
@@ -144,7 +152,11 @@ def test_prompt_is_not_written_after_speech(whisper_tiny_cpu, jfk_flac):
 
 def test_tokenizer_loads_from_the_model_folder(tiny_model_path, whisper_tiny_cpu):
     text = "Data Umbrella webinar: Contributing to PyMC."
-    assert count_tokens(text, load_tokenizer(Path(tiny_model_path))) == count_tokens(text, whisper_tiny_cpu.hf_tokenizer) > 5
+    assert (
+        count_tokens(text, load_tokenizer(Path(tiny_model_path)))
+        == count_tokens(text, whisper_tiny_cpu.hf_tokenizer)
+        > 5
+    )
 
 
 def test_a_window_that_only_echoes_the_prompt_is_recognised():

@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from mediaserver import MediaServer
 from pipeline.audio import AudioError, prepare
 from pipeline.config import ConfigError, load_config
 from pipeline.download import (
@@ -36,6 +34,8 @@ from pipeline.download import (
     media_key,
     remove_cached,
 )
+
+from mediaserver import MediaServer
 
 REPO = Path(__file__).resolve().parent.parent
 JFK_SECONDS = 11.0
@@ -346,7 +346,8 @@ def test_pacing_and_speed_options_reach_yt_dlp(media_server, speech_media, tmp_p
     cookies = tmp_path / "cookies.txt"
     cookies.write_text("# Netscape HTTP Cookie File\n")
     media = download(
-        media_server.url("jfk.ogg"), tmp_path,
+        media_server.url("jfk.ogg"),
+        tmp_path,
         options(rate_limit="4M", sleep_requests=0.05, sleep_interval=0.05, cookies=str(cookies)),
     )
     assert media.path.read_bytes() == (speech_media / "jfk.ogg").read_bytes()
@@ -368,25 +369,51 @@ def _youtube_failure(message: str) -> Exception:
 @pytest.mark.parametrize(
     "message, reason, error_class",
     [
-        ("Private video. Sign in if you've been granted access to this video. Use --cookies-from-browser or "
-         "--cookies for the authentication.", "private video", DownloadError),
-        ("Video unavailable. This video has been removed by the uploader", "video unavailable or removed",
-         DownloadError),
+        (
+            "Private video. Sign in if you've been granted access to this video. Use --cookies-from-browser or "
+            "--cookies for the authentication.",
+            "private video",
+            DownloadError,
+        ),
+        (
+            "Video unavailable. This video has been removed by the uploader",
+            "video unavailable or removed",
+            DownloadError,
+        ),
         ("Video unavailable", "video unavailable or removed", DownloadError),
-        ("This video is no longer available because the YouTube account associated with this video has been "
-         "terminated.", "video unavailable or removed", DownloadError),
-        ("Sign in to confirm you\u2019re not a bot. Use --cookies-from-browser or --cookies for the authentication.",
-         RATE_LIMITED, RateLimitedError),
+        (
+            "This video is no longer available because the YouTube account associated with this video has been "
+            "terminated.",
+            "video unavailable or removed",
+            DownloadError,
+        ),
+        (
+            "Sign in to confirm you\u2019re not a bot. Use --cookies-from-browser or --cookies for the authentication.",
+            RATE_LIMITED,
+            RateLimitedError,
+        ),
         ("Video unavailable. This content isn't available.", RATE_LIMITED, RateLimitedError),
-        ("This content isn't available, try again later. The current session has been rate-limited by YouTube "
-         "for up to an hour.", RATE_LIMITED, RateLimitedError),
-        ("Sign in to confirm your age. This video may be inappropriate for some users.",
-         "age-restricted video: pass --cookies of a signed-in account", DownloadError),
-        ("Requested format is not available. Use --list-formats for a list of available formats",
-         "no format matches the configured [download] format", DownloadError),
-        ("Join this channel to get access to members-only content like this video, and other exclusive perks.",
-         "Join this channel to get access to members-only content like this video, and other exclusive perks.",
-         DownloadError),
+        (
+            "This content isn't available, try again later. The current session has been rate-limited by YouTube "
+            "for up to an hour.",
+            RATE_LIMITED,
+            RateLimitedError,
+        ),
+        (
+            "Sign in to confirm your age. This video may be inappropriate for some users.",
+            "age-restricted video: pass --cookies of a signed-in account",
+            DownloadError,
+        ),
+        (
+            "Requested format is not available. Use --list-formats for a list of available formats",
+            "no format matches the configured [download] format",
+            DownloadError,
+        ),
+        (
+            "Join this channel to get access to members-only content like this video, and other exclusive perks.",
+            "Join this channel to get access to members-only content like this video, and other exclusive perks.",
+            DownloadError,
+        ),
     ],
 )
 def test_youtube_answers_become_one_line_reasons(message, reason, error_class):

@@ -155,7 +155,10 @@ def small_truth_with_music() -> evallib.Truth:
         name="music",
         duration=40.0,
         page_has_chapters=True,
-        chapters=[evallib.TrueChapter("One", 1.0, 20.0, 0, "we begin here"), evallib.TrueChapter("Two", 20.0, 40.0, 21, "and end here")],
+        chapters=[
+            evallib.TrueChapter("One", 1.0, 20.0, 0, "we begin here"),
+            evallib.TrueChapter("Two", 20.0, 40.0, 21, "and end here"),
+        ],
         utterances=[
             evallib.Utterance(0, "a", "flite-rms", 1.0, 3.0, "we begin here"),
             evallib.Utterance(1, "a", "flite-rms", 30.0, 32.0, "and end here"),

@@ -10,10 +10,10 @@ import pytest
 import srt
 import webvtt
 from faster_whisper import decode_audio
-
-from conftest import whisper_transcription
 from pipeline.export import MAX_CUE_SECONDS, MAX_LINE_CHARS, subtitle_cues, write_exports
 from pipeline.transcribe import Segment, Transcription
+
+from conftest import whisper_transcription
 
 
 def _seconds(timestamp: str) -> float:
@@ -93,7 +93,9 @@ def test_json_holds_segments_and_words(exported, jfk_transcription):
 
 def test_segment_without_word_times_is_split_by_length():
     text = " ".join(["Welcome everyone to this Data Umbrella webinar about contributing to scikit-learn."] * 3)
-    segment = Segment(start=10.0, end=28.0, text=" " + text, avg_logprob=-0.3, compression_ratio=1.5, no_speech_prob=0.0)
+    segment = Segment(
+        start=10.0, end=28.0, text=" " + text, avg_logprob=-0.3, compression_ratio=1.5, no_speech_prob=0.0
+    )
     cues = subtitle_cues(Transcription(audio_duration=30.0, language="en", model="tiny.en", segments=[segment]))
     assert len(cues) >= 3
     assert cues[0].start == 10.0 and cues[-1].end == 28.0

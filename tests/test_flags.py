@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 from faster_whisper import decode_audio
 from faster_whisper.transcribe import get_compression_ratio
-
-from conftest import whisper_transcription
 from pipeline.flags import (
     HIGH_COMPRESSION,
     LOW_CONFIDENCE,
@@ -20,6 +18,8 @@ from pipeline.flags import (
     flag_segments,
 )
 from pipeline.transcribe import Segment, Word
+
+from conftest import whisper_transcription
 
 
 def _segment(start, text, probabilities, *, avg_logprob=-0.3, no_speech_prob=0.02, step=0.4):
@@ -59,7 +59,12 @@ def test_planted_loop_and_low_confidence_stretch_are_flagged(jfk_transcription):
     loop = [_segment(20.0 + 2.0 * k, "thank you so much for coming", [0.9] * 6) for k in range(4)]
     # A doubtful stretch in an otherwise confident segment: the model's average is fine,
     # but five words in a row are guesses.
-    doubtful = _segment(40.0, "so the next step is my soul and I have not much more to do", [0.9, 0.95, 0.9, 0.85, 0.9, 0.26, 0.22, 0.52, 0.31, 0.3, 0.9, 0.92, 0.95, 0.97], avg_logprob=-0.6)
+    doubtful = _segment(
+        40.0,
+        "so the next step is my soul and I have not much more to do",
+        [0.9, 0.95, 0.9, 0.85, 0.9, 0.26, 0.22, 0.52, 0.31, 0.3, 0.9, 0.92, 0.95, 0.97],
+        avg_logprob=-0.6,
+    )
     # A segment Whisper itself scored as unlikely.
     unlikely = _segment(60.0, "its just good thats what you do", [0.6] * 7, avg_logprob=-1.3)
     segments = [*clean, *loop, *(_shifted(s, 80.0) for s in clean), doubtful, unlikely]
@@ -104,13 +109,17 @@ def test_speech_over_music():
     speech = _segment(10.0, "welcome everyone to the webinar", [0.8] * 5, no_speech_prob=0.1)
     marked = dataclasses.replace(speech, start=20.0, end=22.0, text=" [Music] welcome everyone", words=[])
     flags = flag_segments([intro, lyrics, speech, marked], merge_gap=0.0)
-    assert flags == [Flag(0.0, intro.end, SPEECH_OVER_MUSIC), Flag(3.0, lyrics.end, SPEECH_OVER_MUSIC), Flag(20.0, 22.0, SPEECH_OVER_MUSIC)]
+    assert flags == [
+        Flag(0.0, intro.end, SPEECH_OVER_MUSIC),
+        Flag(3.0, lyrics.end, SPEECH_OVER_MUSIC),
+        Flag(20.0, 22.0, SPEECH_OVER_MUSIC),
+    ]
 
 
 def test_real_speech_in_noise_is_flagged(whisper_tiny_cpu, jfk_flac):
     # The same real speech as the clean test, buried in noise (-8 dB SNR): tiny.en garbles it.
     speech = decode_audio(str(jfk_flac))
-    noise = np.random.default_rng(0).normal(0.0, np.sqrt(np.mean(speech**2) * 10 ** 0.8), speech.shape)
+    noise = np.random.default_rng(0).normal(0.0, np.sqrt(np.mean(speech**2) * 10**0.8), speech.shape)
     transcription = whisper_transcription(whisper_tiny_cpu, (speech + noise).astype(np.float32))
     assert transcription.words, "tiny.en wrote nothing at all for the noisy clip"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pipeline.glossary import GlossaryError, apply_to_transcription, load_glossary
 from pipeline.transcribe import Segment, Transcription, Word
 
@@ -107,7 +106,15 @@ def test_rewrites_timed_words(glossary):
 
 
 def test_one_word_can_become_two(glossary):
-    segment = Segment(0.0, 2.0, " dataumbrella rocks", -0.2, 1.1, 0.0, words=_words((0.0, 1.2, " dataumbrella", 0.6), (1.2, 2.0, " rocks", 0.9)))
+    segment = Segment(
+        0.0,
+        2.0,
+        " dataumbrella rocks",
+        -0.2,
+        1.1,
+        0.0,
+        words=_words((0.0, 1.2, " dataumbrella", 0.6), (1.2, 2.0, " rocks", 0.9)),
+    )
     fixed = apply_to_transcription(Transcription(2.0, "en", "tiny.en", [segment]), glossary)
     data, umbrella, rocks = fixed.words
     assert (data.text, umbrella.text) == (" Data", " Umbrella")
@@ -132,11 +139,17 @@ def test_user_file_adds_and_overrides(tmp_path):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ('[[term]]\ncanonical = "A"\nvariants = ["a"]\n\n[[term]]\ncanonical = "B"\nvariants = "b"\n', r"bad\.toml:5: 'variants' must be a list"),
+        (
+            '[[term]]\ncanonical = "A"\nvariants = ["a"]\n\n[[term]]\ncanonical = "B"\nvariants = "b"\n',
+            r"bad\.toml:5: 'variants' must be a list",
+        ),
         ('[[term]]\ncanonical = "A"\nvariants = [x]\n', r"bad\.toml: not valid TOML: .*line 3"),
         ('[[term]]\nvariants = ["a"]\n', r"bad\.toml:1: 'canonical' must be a non-empty string"),
         ('[[term]]\ncanonical = "A"\nvariant = ["a"]\n', r"bad\.toml:1: unknown key\(s\) variant"),
-        ('[[term]]\ncanonical = "A"\nvariants = ["x"]\n[[term]]\ncanonical = "B"\nvariants = ["X"]\n', r"bad\.toml:4: 'X' is listed for both 'A' and 'B'"),
+        (
+            '[[term]]\ncanonical = "A"\nvariants = ["x"]\n[[term]]\ncanonical = "B"\nvariants = ["X"]\n',
+            r"bad\.toml:4: 'X' is listed for both 'A' and 'B'",
+        ),
         ('[words]\nnumpy = "NumPy"\n', r"bad\.toml: unknown key\(s\) words"),
     ],
 )
@@ -154,6 +167,17 @@ def test_missing_file_is_named(tmp_path):
 
 
 def test_shipped_glossary_has_the_community_terms(glossary):
-    for name in ("Data Umbrella", "PyLadies", "scikit-learn", "NumPy", "pandas", "PyMC", "Jupyter", "Reshama", "NumFOCUS", "GitHub"):
+    for name in (
+        "Data Umbrella",
+        "PyLadies",
+        "scikit-learn",
+        "NumPy",
+        "pandas",
+        "PyMC",
+        "Jupyter",
+        "Reshama",
+        "NumFOCUS",
+        "GitHub",
+    ):
         assert name in glossary.canonical_forms
     assert glossary.terms_in("A talk on #pymc with num pie, by Data Umbrella") == ["PyMC", "NumPy", "Data Umbrella"]

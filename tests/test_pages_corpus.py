@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from pipeline import pages
 
 EXPECTED_FILE = Path(__file__).parent / "fixtures" / "pages" / "corpus_expected.json"
@@ -100,7 +99,10 @@ def test_speakers_and_tags(scanned):
 def test_cli_scan_json_runs_over_the_corpus(corpus_dir):
     out = subprocess.run(
         [sys.executable, "-m", "pipeline", "scan", "--json", str(corpus_dir)],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     rows = json.loads(out.stdout)
     assert len(rows) == len(list(corpus_dir.rglob("*.md")))
@@ -111,5 +113,7 @@ def test_cli_scan_json_runs_over_the_corpus(corpus_dir):
             assert video["id"] is None or len(video["id"]) == 11
     by_path = {r["path"]: r for r in rows}
     assert by_path["2022/61-joe-react.md"]["videos"][2]["chapters"][-1] == {
-        "start": 1580.0, "title": "Q&A: Does a beginner need to learn Redux?"}
+        "start": 1580.0,
+        "title": "Q&A: Does a beginner need to learn Redux?",
+    }
     assert "Traceback" not in out.stderr

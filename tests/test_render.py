@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pipeline.align import LEAD, SECTION, AlignedChapter, Alignment, Paragraph
 from pipeline.render import count_flags_per_chapter, render_transcript
 from pipeline.transcribe import Word
@@ -20,7 +19,9 @@ def _chapter(title, start, *texts, kind="chapter", note=None, audio_start=None) 
     for text in texts:
         paragraphs.append(_paragraph(text, t))
         t = paragraphs[-1].end + 1
-    return AlignedChapter(title=title, start=start, audio_start=start, audio_end=t, paragraphs=paragraphs, kind=kind, note=note)
+    return AlignedChapter(
+        title=title, start=start, audio_start=start, audio_end=t, paragraphs=paragraphs, kind=kind, note=note
+    )
 
 
 def _body_lines(body: str) -> list[str]:
@@ -60,7 +61,9 @@ def test_chapters_in_page_order_with_page_times_and_the_draft_note():
 
 
 def test_untitled_sections_are_headed_by_their_time():
-    alignment = Alignment([_chapter(None, 0, "First part.", kind=SECTION), _chapter(None, 602, "Second part.", kind=SECTION)])
+    alignment = Alignment(
+        [_chapter(None, 0, "First part.", kind=SECTION), _chapter(None, 602, "Second part.", kind=SECTION)]
+    )
     lines = _body_lines(render_transcript([("u", None, alignment)], model="base", date="2026-01-02"))
     assert lines[1:] == ["### 00:00", "First part.", "### 10:02", "Second part."]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pipeline import pages
 
 from mediaserver import MediaServer
-from pipeline import pages
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_AUDIO = REPO / "examples" / "media" / "intro-to-terminal.ogg"
@@ -58,7 +58,11 @@ def make_page(path: Path, url: str, chapters: list[str], title: str = "A test ta
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pipeline", "run", "--quiet", *args],
-        capture_output=True, text=True, timeout=600, cwd=cwd, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
 
@@ -91,8 +95,11 @@ def test_run_writes_a_draft_with_the_page_headings_and_a_second_run_changes_noth
     server, _ = media
     site = tmp_path / "site"
     site.mkdir()
-    page = make_page(site / "01-terminal.md", server.url("terminal.ogg"),
-                     ["00:00 Introduction", "00:14 Intro to Terminal", "00:37 Helpful shortcuts"])
+    page = make_page(
+        site / "01-terminal.md",
+        server.url("terminal.ogg"),
+        ["00:00 Introduction", "00:14 Intro to Terminal", "00:37 Helpful shortcuts"],
+    )
     before = page.read_bytes()
     report = tmp_path / "report.json"
     cache = tmp_path / "cache"
@@ -203,13 +210,22 @@ def test_dry_run_and_status_touch_nothing(tmp_path, media):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert [p["status"] for p in data["pages"]] == ["planned"]
-    status = subprocess.run([sys.executable, "-m", "pipeline", "status", "--json", str(page), "--cache-dir",
-                             str(tmp_path / "cache")], capture_output=True, text=True, timeout=120)
+    status = subprocess.run(
+        [sys.executable, "-m", "pipeline", "status", "--json", str(page), "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert status.returncode == 0, status.stderr
     rows = json.loads(status.stdout)
     assert rows[0]["action"] == "transcribe"
-    assert rows[0]["videos"][0] | {"url": None, "key": None} == {"url": None, "key": None, "media": False,
-                                                                  "audio": False, "transcript": False}
+    assert rows[0]["videos"][0] | {"url": None, "key": None} == {
+        "url": None,
+        "key": None,
+        "media": False,
+        "audio": False,
+        "transcript": False,
+    }
     assert page.read_bytes() == before
     assert server.hits.get("/jfk.flac", 0) == 0
 
@@ -229,8 +245,9 @@ TALK = Path(__file__).resolve().parent / "fixtures" / "talks" / "five-chapters"
 def test_unseen_multi_speaker_talk_lands_in_its_chapters_at_bare_whisper_accuracy(tmp_path):
     """Three voices, five chapters whose page times are off by up to 4 s (see truth.json)."""
     sys.path.insert(0, str(REPO / "scripts"))
-    import evallib
     from pipeline.config import load_config
+
+    import evallib
 
     truth = evallib.load_truth(TALK / "truth.json")
     folder = tmp_path / "media"

@@ -43,8 +43,9 @@ def test_a_term_is_judged_at_its_aligned_place_not_anywhere_in_the_text():
 
 def test_longest_term_first_without_overlap_and_sentence_start_capital():
     reference = "Data Umbrella and pandas. Pandas is fast. Hugo Bowne-Anderson speaks."
-    occurrences = evallib.find_term_occurrences(evallib.term_tokens(reference), TERMS + ["Data", "Hugo Bowne-Anderson"],
-                                                evallib.sentence_starts(reference))
+    occurrences = evallib.find_term_occurrences(
+        evallib.term_tokens(reference), TERMS + ["Data", "Hugo Bowne-Anderson"], evallib.sentence_starts(reference)
+    )
     assert [t for _, _, t in occurrences] == ["Data Umbrella", "pandas", "pandas", "Hugo Bowne-Anderson"]
     hypothesis = "Data Umbrella and Pandas. Pandas is fast. Hugo Bone Anderson speaks."
     score = evallib.score_terms(reference, hypothesis, TERMS + ["Hugo Bowne-Anderson"])
@@ -75,5 +76,7 @@ def test_a_capitalised_lower_case_term_counts_only_at_a_sentence_start():
     # "a Pandas DataFrame" is the human transcriber's spelling, not the project's "pandas": not an occurrence.
     reference = "We load it into a Pandas DataFrame. Pandas is fast, and (pandas) is everywhere."
     assert evallib.sentence_starts(reference)[:8] == [True, False, False, False, False, False, False, True]
-    score = evallib.score_terms(reference, "We load it into a pandas DataFrame. Pandas is fast, and pandas is everywhere.", TERMS)
+    score = evallib.score_terms(
+        reference, "We load it into a pandas DataFrame. Pandas is fast, and pandas is everywhere.", TERMS
+    )
     assert (score.right, score.occurrences) == (2, 2)

@@ -13,7 +13,6 @@ import imageio_ffmpeg
 import jiwer
 import numpy as np
 import pytest
-
 from pipeline import config
 from pipeline import transcribe as T
 from pipeline.transcribe import ModelError, Segment, Transcription, Word
@@ -50,8 +49,22 @@ def tiny(whisper_tiny_cpu) -> T.LoadedModel:
 @pytest.fixture(scope="session")
 def jfk_samples(jfk_flac) -> np.ndarray:
     raw = subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(jfk_flac), "-ar", "16000", "-ac", "1", "-f", "s16le", "-"],
-        capture_output=True, check=True,
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-i",
+            str(jfk_flac),
+            "-ar",
+            "16000",
+            "-ac",
+            "1",
+            "-f",
+            "s16le",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
     ).stdout
     return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
 
@@ -101,7 +114,9 @@ def test_jfk_is_transcribed_with_word_times(tiny, jfk_wav, options, batch_size):
 def test_window_cut_neither_drops_nor_doubles_words(tiny, jfk_six_wav, jfk_samples, options):
     whole = T.transcribe(tiny, jfk_six_wav, options)
     done: list[float] = []
-    windowed = T.transcribe(tiny, jfk_six_wav, dataclasses.replace(options, window_minutes=0.5), progress=lambda d, t: done.append(d))
+    windowed = T.transcribe(
+        tiny, jfk_six_wav, dataclasses.replace(options, window_minutes=0.5), progress=lambda d, t: done.append(d)
+    )
     # every copy of the sentence is there once, in both runs
     for result in (whole, windowed):
         assert " ".join(_words(result)).count("fellow americans") == 6
@@ -146,7 +161,9 @@ def _music(seconds: float = 30.0) -> np.ndarray:
 
 
 @pytest.mark.parametrize("kind", ["silence", "music"])
-@pytest.mark.parametrize("batch_size,vad", [(8, True), (1, False), (8, False)], ids=["batched", "sequential-novad", "batched-novad"])
+@pytest.mark.parametrize(
+    "batch_size,vad", [(8, True), (1, False), (8, False)], ids=["batched", "sequential-novad", "batched-novad"]
+)
 def test_silence_and_music_give_no_words(tiny, tmp_path, options, kind, batch_size, vad):
     # Without VAD the bare model writes "you" on both; the post-filter must drop it.
     samples = np.zeros(30 * SR) if kind == "silence" else _music()
