@@ -86,18 +86,23 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from .schema import (
+    HAS_DRAFT,
+    HAS_TRANSCRIPT,
+    NEEDS_TRANSCRIPT,
+    NO_TRANSCRIPT_SECTION,
+    NO_VIDEO,
+    NOT_AN_EVENT,
+    Chapter,
+    DraftInfo,
+    Page,
+    Video,
+    WriteResult,
+)
 from .utils import atomic_write_bytes, format_timestamp
-
-# Page states, as `scan --json` prints them.
-NEEDS_TRANSCRIPT = "needs-transcript"
-HAS_DRAFT = "has-draft"
-HAS_TRANSCRIPT = "has-transcript"
-NO_TRANSCRIPT_SECTION = "no-transcript-section"
-NO_VIDEO = "no-video"
-NOT_AN_EVENT = "not-an-event"
 
 # A safety limit, not a tuning knob: the largest real page is about 110 kB.
 MAX_PAGE_BYTES = 5 * 1024 * 1024
@@ -117,68 +122,6 @@ class PageError(Exception):
         super().__init__(f"{path}: {message}")
         self.path = str(path)
         self.reason = message
-
-
-@dataclass(frozen=True)
-class Chapter:
-    start: float  # seconds from the start of the video
-    title: str
-    level: int = 0  # 1 for a ` -- ` sub-chapter
-
-
-@dataclass
-class Video:
-    url: str
-    id: str | None  # the 11-character YouTube id, or None for other URLs
-    chapters: list[Chapter] = field(default_factory=list)
-    label: str | None = None  # "Part 1", "61a", ... where the page names parts
-    source: str = "link"  # "link": a Video line; "embed": only an <a><img> embed names it
-
-
-@dataclass
-class DraftInfo:
-    model: str
-    date: str
-    edited: bool  # True when the text no longer matches the marker's hash
-
-
-@dataclass
-class Page:
-    path: str  # as found under the scanned folder
-    title: str
-    state: str
-    videos: list[Video] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    speakers: list[str] = field(default_factory=list)  # names, for the model's context
-    tags: list[str] = field(default_factory=list)  # hashtags without '#'
-    draft: DraftInfo | None = None
-    source: Path | None = None  # the file on disk
-    # What the Transcript section holds: None (no heading), "empty", "human",
-    # "draft" or "edited"; with the videos it decides `state`.
-    section: str | None = None
-
-    def to_json(self) -> dict:
-        return {
-            "path": self.path,
-            "state": self.state,
-            "title": self.title,
-            "videos": [
-                {
-                    "url": v.url,
-                    "id": v.id,
-                    "label": v.label,
-                    "chapters": [{"start": c.start, "title": c.title} for c in v.chapters],
-                }
-                for v in self.videos
-            ],
-            "warnings": list(self.warnings),
-        }
-
-
-@dataclass
-class WriteResult:
-    path: str
-    changed: bool  # False when the file already held exactly this draft
 
 
 # --------------------------------------------------------------------------- reading
