@@ -10,7 +10,9 @@ CONTRACT (other modules rely on these names; keep them):
   put ``body`` (Markdown, "\n" line endings) into the Transcript section between
   the draft markers below, in the file's own line endings, atomically.
   Raises ``PageError`` if the section holds human text, or holds a draft and
-  ``replace_draft`` is False, or the page has no Transcript heading.
+  ``replace_draft`` is False, or the page has no Transcript heading, or the file
+  is read-only or cannot be written. A symlinked page is written through to its
+  target; the page ends with a newline exactly when it did before.
 - ``read_transcript(path) -> str | None``: the draft body that write_transcript wrote
   (between the markers, "\n" line endings), or None.
 

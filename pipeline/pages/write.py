@@ -1,11 +1,15 @@
 """Writing the Transcript section back, and reading this tool's draft out of it.
 
 Every byte outside the section stays as it was, the file's own line endings
-included. The write is atomic (a temporary file renamed over the page).
+included, and so does its end: a page that ended with a newline still does, one
+that did not still does not. The write is atomic (a temporary file renamed over
+the page). A page that is a symlink is written through to its target (the link
+stays a link); a read-only page is refused, never replaced.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -19,7 +23,12 @@ _MARKER_VALUE_RE = re.compile(r"^[\w.:/+@-]+$")
 
 def _section_parts(text: str, lines: list[_Line], head: int, sec: _Section) -> tuple[str, str]:
     """(kept, tail): the non-human lines to keep below the draft, verbatim, and the file's trailing whitespace."""
-    after = lines[sec.draft_lines[1]].end if sec.draft_lines is not None else lines[head].end
+    if sec.draft_lines is not None:
+        # Just past the old end marker, so that what followed it on its line stays (a rewrite is then a no-op).
+        end_line = lines[sec.draft_lines[1]]
+        after = end_line.start + end_line.text.index(DRAFT_END) + len(DRAFT_END)
+    else:
+        after = lines[head].end
     rest = text[after:]
     core = rest.rstrip(" \t\r\n")
     tail = rest[len(core) :]
@@ -80,11 +89,23 @@ def _with_section(text: str, lines: list[_Line], head: int, sec: _Section, body:
         + heading_line
         + _render_section(body, model=model, date=date, eol=eol, kept=kept, tail=tail)
     )
+    # When the heading (or an old draft's end marker) was the last line, its newline was the page's last byte:
+    # the new section ends the page now, and ends it the same way.
+    if text.endswith("\n") and not new_text.endswith("\n"):
+        new_text += "\r\n" if text.endswith("\r\n") else "\n"
     return new_text
 
 
 def _write_page(path: Path, new_text: str) -> None:
-    atomic_write_bytes(path, new_text.encode("utf-8"))
+    """Replace the page's text atomically: through a symlink to its target, never over a read-only file."""
+    target = Path(os.path.realpath(path))  # a symlink stays a link: its target gets the new text
+    try:
+        mode = target.stat().st_mode
+        if not mode & 0o222 or not os.access(target, os.W_OK):
+            raise PageError(path, "the page is read-only; not overwritten")
+        atomic_write_bytes(target, new_text.encode("utf-8"))
+    except OSError as e:
+        raise PageError(path, f"cannot write: {e.strerror or e}") from None
 
 
 def read_transcript(path: str | Path) -> str | None:
