@@ -3,7 +3,8 @@
 CONTRACT (other modules rely on these names; keep them):
 
 - ``align(transcription, chapters, options: AlignOptions) -> Alignment``
-  ``chapters`` is a list of ``pages.Chapter`` in page order (may be empty).
+  ``chapters`` is a list of ``schema.Chapter`` in page order (may be empty); the
+  result's types (``Alignment``, ``AlignedChapter``, ``Paragraph``, the kinds) are in ``schema``.
 
 A pure function: no model, no files. Words (not segments) are assigned. A
 chapter's boundary is snapped from the page's time to the best sentence start
@@ -14,57 +15,14 @@ sentence is split across chapters; headings keep the page's own time.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .config import AlignOptions
-from .transcribe import Transcription, Word
+from .schema import CHAPTER as CHAPTER  # re-exported: the kinds and types used to be defined here
+from .schema import LEAD, SECTION, AlignedChapter, Alignment, Chapter, Paragraph, Transcription, Word
 from .utils import format_timestamp
-
-if TYPE_CHECKING:
-    from .pages import Chapter
-
-# Chapter kinds, for the renderer.
-CHAPTER = "chapter"  # one of the page's chapters
-LEAD = "lead"  # words before the page's first chapter
-SECTION = "section"  # a page without chapters: about section_minutes each, headed by its time
 
 _SENTENCE_END = (".", "?", "!", "…")
 _CLOSERS = "\"'”’)]}"
-
-
-@dataclass
-class Paragraph:
-    start: float
-    end: float
-    words: list[Word] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return "".join(w.text for w in self.words).strip()
-
-
-@dataclass
-class AlignedChapter:
-    title: str | None  # None: text before the first chapter, or an untitled ~10-minute section
-    start: float  # the time to show in the heading: the page's own time for a chapter
-    audio_start: float  # where the chapter really begins in the audio after snapping
-    audio_end: float
-    paragraphs: list[Paragraph] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    level: int = 0
-    kind: str = CHAPTER
-    note: str | None = None  # shown instead of text when the chapter has none
-
-    @property
-    def words(self) -> list[Word]:
-        return [w for p in self.paragraphs for w in p.words]
-
-
-@dataclass
-class Alignment:
-    chapters: list[AlignedChapter] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 def ends_sentence(word: Word) -> bool:

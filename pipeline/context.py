@@ -52,7 +52,7 @@ from pathlib import Path
 
 from .config import TranscribeOptions
 from .glossary import Glossary, load_glossary
-from .pages import Page
+from .schema import Page
 
 PROMPT_MAX_TOKENS = 120
 _NAMELIKE = re.compile(r"^(?:[A-Z]{2,}[A-Za-z0-9]*|[A-Za-z]+[A-Z][A-Za-z0-9]*|[A-Za-z]+\d+[A-Za-z0-9]*)$")

@@ -43,6 +43,7 @@ import tenacity
 
 from .cache import Cache
 from .config import ConfigError, DownloadOptions
+from .pages import youtube_id  # one implementation: the cache key and the page parser agree on ids
 from .utils import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -95,9 +96,6 @@ class Media:
 
 # -- keys --------------------------------------------------------------------------------
 
-_YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
-_YOUTUBE_HOSTS = {"youtube.com", "m.youtube.com", "music.youtube.com", "youtube-nocookie.com"}
-_YOUTUBE_PATH_PREFIXES = ("shorts", "embed", "live", "v", "e")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -115,32 +113,6 @@ def media_key(url: str) -> str:
     if video_id is not None:
         return f"yt-{video_id}"
     return "url-" + _digest(url.strip())
-
-
-def youtube_id(url: str) -> str | None:
-    """The 11-character video id of a YouTube URL (youtu.be, watch?v=, shorts, embed, live), else None."""
-    try:
-        parts = urllib.parse.urlsplit(url.strip())
-        if parts.scheme not in ("http", "https", ""):
-            return None
-        if not parts.scheme:  # "youtu.be/ID" or "www.youtube.com/watch?v=ID" typed without a scheme
-            parts = urllib.parse.urlsplit("https://" + url.strip())
-    except ValueError:  # e.g. an unbalanced "[" read as an IPv6 address
-        return None
-    host = (parts.hostname or "").removeprefix("www.")
-    segments = [s for s in parts.path.split("/") if s]
-    candidate = None
-    if host == "youtu.be" and segments:
-        candidate = segments[0]
-    elif host in _YOUTUBE_HOSTS:
-        query_ids = urllib.parse.parse_qs(parts.query).get("v")
-        if query_ids:
-            candidate = query_ids[0]
-        elif len(segments) >= 2 and segments[0] in _YOUTUBE_PATH_PREFIXES:
-            candidate = segments[1]
-    if candidate and _YOUTUBE_ID.fullmatch(candidate):
-        return candidate
-    return None
 
 
 def _digest(text: str) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import srt
 
-from .transcribe import Transcription, Word
+from .schema import Transcription, Word
 from .utils import atomic_write_text
 
 FORMATS = ("srt", "vtt", "json")

@@ -2,7 +2,7 @@
 
 CONTRACT (other modules rely on these names; keep them):
 
-- ``Flag(start, end, reason)``: a NamedTuple, so the render stage can take it as a
+- ``Flag(start, end, reason)``: a NamedTuple (defined in ``schema``), so it unpacks as a
   plain ``(start, end, reason)`` span. ``reason`` is one of REASONS, or several
   joined by ", " in REASONS' order where flags were merged.
 - ``flag_segments(segments, options: FlagOptions | None = None, **overrides)
@@ -40,7 +40,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from .config import FlagOptions, load_config
-from .transcribe import Segment
+from .schema import Flag, Segment
 
 LOW_CONFIDENCE = "low confidence"
 HIGH_COMPRESSION = "high compression"
@@ -50,12 +50,6 @@ REASONS = (LOW_CONFIDENCE, REPETITION, HIGH_COMPRESSION, SPEECH_OVER_MUSIC)
 
 _MUSIC_MARK = re.compile(r"[♪♫🎵🎶]|[\[(]\s*(?:upbeat |soft |gentle |dramatic )?music\b[^\])]*[\])]", re.I)
 _WORD_CHARS = re.compile(r"[^\w']+")
-
-
-class Flag(NamedTuple):
-    start: float
-    end: float
-    reason: str
 
 
 class _Token(NamedTuple):

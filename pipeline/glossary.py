@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import configs_dir
-from .transcribe import Segment, Transcription, Word
+from .schema import Segment, Transcription, Word
 
 SHIPPED_FILE = "glossary.toml"
 

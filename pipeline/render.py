@@ -2,12 +2,11 @@
 
 CONTRACT (other modules rely on these names; keep them):
 
-- ``render_transcript(parts, *, model, date, flags=None) -> str``: ``parts`` is a
-  list of ``(video_url, label, Alignment)`` (or ``(video_url, label, Alignment,
-  flags)`` to give each video its own flags); ``flags`` is a list of ``(start,
-  end, reason)`` spans for a page with one video. Returns the body ("\\n" line
-  endings, ending in one "\\n"); ``pages.write_transcript`` wraps it in the
-  draft markers. No files are written here.
+- ``render_transcript(parts, *, model, date) -> str``: ``parts`` is a list of
+  ``schema.RenderedPart(url, label, alignment, flags)``, one per video, each with
+  its own flags (``schema.Flag`` spans). Returns the body ("\\n" line endings,
+  ending in one "\\n"); ``pages.write_transcript`` wraps it in the draft
+  markers. No files are written here.
 - ``count_flags_per_chapter(alignment, flags) -> list[int]``: how many flags
   render puts in each of ``alignment.chapters``.
 """
@@ -17,26 +16,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .align import LEAD, SECTION, AlignedChapter, Alignment, Paragraph
+from .schema import LEAD, SECTION, AlignedChapter, Alignment, Flag, Paragraph, RenderedPart
 from .utils import format_timestamp
 
-Flag = tuple[float, float, str]  # (start, end, reason): a passage a human should check
 NO_SPEECH = "No speech in this part."
 
 
-def render_transcript(
-    parts: Sequence[tuple],
-    *,
-    model: str,
-    date: str,
-    flags: Sequence[Flag] | None = None,
-) -> str:
-    if flags and len(parts) != 1:
-        raise ValueError("flags= is for a page with one video; give each part its own flags as a 4th element")
-    placed_parts = []
-    for part in parts:
-        part_flags = list(part[3] or []) if len(part) > 3 else list(flags or [])
-        placed_parts.append(_place_flags(part[2], part_flags))
+def render_transcript(parts: Sequence[RenderedPart], *, model: str, date: str) -> str:
+    placed_parts = [_place_flags(part.alignment, list(part.flags)) for part in parts]
     note = f"*Machine-generated draft (faster-whisper, model {_one_line(model)}, {date}) for human cleanup: "
     counts = _flag_counts(parts, placed_parts)
     if counts:
@@ -47,7 +34,7 @@ def render_transcript(
         note += "check names and punctuation.*"
     blocks = [note]
     for index, (part, placed) in enumerate(zip(parts, placed_parts), start=1):
-        url, label, alignment = part[0], part[1], part[2]
+        url, label, alignment = part.url, part.label, part.alignment
         if len(parts) > 1:
             name = f"Part {index} of {len(parts)}"
             if label and _one_line(label).lower() != f"part {index}":
@@ -58,12 +45,12 @@ def render_transcript(
     return "\n\n".join(blocks) + "\n"
 
 
-def _flag_counts(parts: Sequence[tuple], placed_parts: list) -> list[tuple[str, int]]:
+def _flag_counts(parts: Sequence[RenderedPart], placed_parts: list) -> list[tuple[str, int]]:
     """(chapter name, flags in it) for each chapter with flags: where the reviewer should listen again."""
     counts = []
     for index, (part, placed) in enumerate(zip(parts, placed_parts), start=1):
         prefix = f"part {index}, " if len(parts) > 1 else ""
-        for chapter, per_paragraph in zip(part[2].chapters, placed):
+        for chapter, per_paragraph in zip(part.alignment.chapters, placed):
             n = sum(len(v) for v in per_paragraph.values())
             if n:
                 name = _one_line(chapter.title) if chapter.title else format_timestamp(chapter.start)

@@ -39,6 +39,7 @@ from . import render as render_stage
 from . import transcribe as transcribe_stage
 from .cache import Cache
 from .config import Config, ConfigError
+from .schema import RenderedPart
 
 STAGES = ("download", "prepare", "transcribe", "align", "write")
 
@@ -497,7 +498,7 @@ class Runner:
                 outcome.warnings.extend(alignment.warnings)
                 flags = flags_stage.flag_segments(transcription.segments, self.config.flags)
                 outcome.flags += len(flags)
-                rendered_parts.append((video.url, video.label, alignment, flags))
+                rendered_parts.append(RenderedPart(video.url, video.label, alignment, flags))
             body = render_stage.render_transcript(rendered_parts, model=self.config.model.name, date=self.date)
             outcome.timings["align"] += time.perf_counter() - t0
             self.observer.stage(page, "write")

@@ -15,7 +15,8 @@ CONTRACT (other modules rely on these names; keep them):
   hotwords=None, progress=None) -> Transcription``: the full result; when
   ``cache_path`` exists and matches, it is read instead of running the model; when
   given and missing, the result is written there atomically.
-- ``Transcription.to_json()/from_json()`` round-trip exactly.
+- ``Transcription.to_json()/from_json()`` round-trip exactly (``Word``, ``Segment`` and
+  ``Transcription`` are defined in ``schema``; still importable from here).
 
 Also: ``choose_device_and_compute`` (the device/compute-type choice as a plain
 function), ``transcription_fingerprint`` (the cache key), ``hallucination_reason``
@@ -31,12 +32,13 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .audio import SAMPLE_RATE, read_window, wav_duration
 from .config import ModelOptions, TranscribeOptions
+from .schema import Segment, Transcription, Word
 from .utils import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -55,84 +57,6 @@ Progress = Callable[[float, float], None]
 
 class ModelError(Exception):
     """A model that cannot be found or loaded; str(e) is one line for the user."""
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    start: float
-    end: float
-    text: str  # as the model wrote it, usually with a leading space
-    probability: float
-
-
-@dataclass(slots=True)
-class Segment:
-    start: float
-    end: float
-    text: str
-    avg_logprob: float
-    compression_ratio: float
-    no_speech_prob: float
-    temperature: float = 0.0
-    words: list[Word] = field(default_factory=list)
-
-
-@dataclass
-class Transcription:
-    audio_duration: float
-    language: str
-    model: str  # the model's name as the user gave it, for the draft marker
-    segments: list[Segment] = field(default_factory=list)
-    options: dict = field(default_factory=dict)  # what produced it, for the cache key
-
-    @property
-    def words(self) -> list[Word]:
-        return [w for s in self.segments for w in s.words]
-
-    def to_json(self) -> dict:
-        return {
-            "audio_duration": self.audio_duration,
-            "language": self.language,
-            "model": self.model,
-            "options": self.options,
-            "segments": [
-                {
-                    "start": s.start,
-                    "end": s.end,
-                    "text": s.text,
-                    "avg_logprob": s.avg_logprob,
-                    "compression_ratio": s.compression_ratio,
-                    "no_speech_prob": s.no_speech_prob,
-                    "temperature": s.temperature,
-                    # words as [start, end, text, probability]: a long talk has tens of thousands
-                    "words": [[w.start, w.end, w.text, w.probability] for w in s.words],
-                }
-                for s in self.segments
-            ],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> Transcription:
-        segments = [
-            Segment(
-                start=float(s["start"]),
-                end=float(s["end"]),
-                text=str(s["text"]),
-                avg_logprob=float(s["avg_logprob"]),
-                compression_ratio=float(s["compression_ratio"]),
-                no_speech_prob=float(s["no_speech_prob"]),
-                temperature=float(s["temperature"]),
-                words=[Word(float(a), float(b), str(t), float(p)) for a, b, t, p in s["words"]],
-            )
-            for s in data["segments"]
-        ]
-        return cls(
-            audio_duration=float(data["audio_duration"]),
-            language=str(data["language"]),
-            model=str(data["model"]),
-            segments=segments,
-            options=dict(data.get("options") or {}),
-        )
 
 
 @dataclass

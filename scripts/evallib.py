@@ -834,6 +834,7 @@ def draft_without_glossary(work_dir: Path, config) -> str:
     sys.path.insert(0, str(REPO))
     from pipeline import align, flags, render, transcribe
     from pipeline.pages import read_page
+    from pipeline.schema import RenderedPart
 
     pages = sorted(work_dir.glob("99-*.md"))
     transcripts = sorted((work_dir / "cache" / "transcripts").glob("*/*.json"))
@@ -852,5 +853,5 @@ def draft_without_glossary(work_dir: Path, config) -> str:
     alignment = align.align(transcription, video.chapters, config.align)
     found = flags.flag_segments(transcription.segments, config.flags)
     return render.render_transcript(
-        [(video.url, video.label, alignment, found)], model=config.model.name, date="0000-00-00"
+        [RenderedPart(video.url, video.label, alignment, found)], model=config.model.name, date="0000-00-00"
     )

@@ -133,3 +133,21 @@ def test_write_then_read_on_writable_pages(before, section, eol, body, trailer):
             after = path.read_bytes().decode("utf-8")
             if kept:
                 assert kept in after[after.index(pages.DRAFT_END) :]  # hashtags/agenda stay below the draft
+
+
+@SETTINGS
+@given(page_lines, writable_lines, eols, bodies, st.sampled_from(["", "\n", "\n\n", " \n", " "]))
+def test_a_written_page_ends_as_it_did(tmp_path_factory, before, section, eol, body, trailer):
+    # Issue 10 item 7: a page that ended with a newline still does after the write; one that did not, does not.
+    text = eol.join(before + ["## Transcript"] + section) + trailer.replace("\n", eol)
+    assume("\x00" not in text)  # a binary file is refused before any write
+    page_file = tmp_path_factory.mktemp("page") / "80-x.md"
+    page_file.write_bytes(text.encode("utf-8"))
+    if pages.read_page(page_file).state not in (pages.NEEDS_TRANSCRIPT, pages.NO_VIDEO):
+        return  # human text, or no heading: refused, as the tests above check
+    pages.write_transcript(page_file, body, model="tiny.en", date="2026-11-22")
+    after = page_file.read_bytes().decode("utf-8")
+    assert after.endswith("\n") == text.endswith("\n")
+    assert after.endswith("\r\n") == text.endswith("\r\n")
+    # and writing the same draft again changes nothing
+    assert not pages.write_transcript(page_file, body, model="tiny.en", date="2026-11-22").changed

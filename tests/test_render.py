@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-from pipeline.align import LEAD, SECTION, AlignedChapter, Alignment, Paragraph
 from pipeline.render import count_flags_per_chapter, render_transcript
-from pipeline.transcribe import Word
+from pipeline.schema import LEAD, SECTION, AlignedChapter, Alignment, Flag, Paragraph, RenderedPart, Word
 
 
 def _paragraph(text: str, start: float, step: float = 0.5) -> Paragraph:
@@ -38,7 +36,9 @@ def test_chapters_in_page_order_with_page_times_and_the_draft_note():
             _chapter("Silent", 4000),
         ]
     )
-    body = render_transcript([("https://youtu.be/abcdefghijk", None, alignment)], model="tiny.en", date="2026-11-22")
+    body = render_transcript(
+        [RenderedPart("https://youtu.be/abcdefghijk", None, alignment)], model="tiny.en", date="2026-11-22"
+    )
     assert body.endswith("\n") and not body.endswith("\n\n") and "\r" not in body
     lines = _body_lines(body)
     assert lines[0] == (
@@ -64,14 +64,14 @@ def test_untitled_sections_are_headed_by_their_time():
     alignment = Alignment(
         [_chapter(None, 0, "First part.", kind=SECTION), _chapter(None, 602, "Second part.", kind=SECTION)]
     )
-    lines = _body_lines(render_transcript([("u", None, alignment)], model="base", date="2026-01-02"))
+    lines = _body_lines(render_transcript([RenderedPart("u", None, alignment)], model="base", date="2026-01-02"))
     assert lines[1:] == ["### 00:00", "First part.", "### 10:02", "Second part."]
 
 
 def test_several_videos_get_one_part_each():
     parts = [
-        ("https://youtu.be/aaaaaaaaaaa", "Part 1", Alignment([_chapter("Start", 0, "One.")])),
-        ("https://youtu.be/bbbbbbbbbbb", "61a", Alignment([_chapter("Start", 0, "Two.")])),
+        RenderedPart("https://youtu.be/aaaaaaaaaaa", "Part 1", Alignment([_chapter("Start", 0, "One.")])),
+        RenderedPart("https://youtu.be/bbbbbbbbbbb", "61a", Alignment([_chapter("Start", 0, "Two.")])),
     ]
     lines = _body_lines(render_transcript(parts, model="tiny.en", date="2026-11-22"))
     assert lines[1:] == [
@@ -91,7 +91,7 @@ def test_titles_and_text_cannot_break_the_markdown():
             _chapter("# Hash", 60, "- not a list", "> not a quote"),
         ]
     )
-    lines = _body_lines(render_transcript([("u", None, alignment)], model="tiny.en", date="d"))
+    lines = _body_lines(render_transcript([RenderedPart("u", None, alignment)], model="tiny.en", date="d"))
     assert lines[1] == "### Line one ## Injected three (00:00)"
     assert lines[2] == "4\\. To eject the last user press four."
     assert lines[3] == "### # Hash (01:00)"
@@ -106,8 +106,8 @@ def test_flags_mark_the_passage_and_are_counted_per_chapter():
             _chapter("B", 100, "more words in chapter b"),
         ]
     )
-    flags = [(1.0, 2.3, "low confidence"), (100.5, 100.9, "name? --> check"), (50.0, 60.0, "silence")]
-    body = render_transcript([("u", None, alignment)], model="tiny.en", date="d", flags=flags)
+    flags = [Flag(1.0, 2.3, "low confidence"), Flag(100.5, 100.9, "name? --> check"), Flag(50.0, 60.0, "silence")]
+    body = render_transcript([RenderedPart("u", None, alignment, flags)], model="tiny.en", date="d")
     # the note says how many passages to check, and in which chapters
     assert "the 2 passages marked [?] (A 1, B 1)" in body.split("\n")[0]
     lines = _body_lines(body)
@@ -117,11 +117,11 @@ def test_flags_mark_the_passage_and_are_counted_per_chapter():
     assert body.count("[?]<!--") == 2
 
 
-def test_flags_need_one_video_or_per_part_flags():
+def test_each_part_carries_its_own_flags():
     alignment = Alignment([_chapter("A", 0, "some words here")])
-    with pytest.raises(ValueError):
-        render_transcript([("u", None, alignment), ("v", None, alignment)], model="m", date="d", flags=[(0, 1, "x")])
     body = render_transcript(
-        [("u", None, alignment, []), ("v", None, alignment, [(0.0, 0.2, "x")])], model="m", date="d"
+        [RenderedPart("u", None, alignment, []), RenderedPart("v", None, alignment, [Flag(0.0, 0.2, "x")])],
+        model="m",
+        date="d",
     )
     assert body.count("[?]<!--") == 1 and body.index("[?]<!--") > body.index("(v)")
