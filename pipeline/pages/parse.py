@@ -37,7 +37,7 @@ def _not_an_event_reason(path: Path, source: Path | None, title: str, has_transc
     # Event pages in the repository are numbered; an unnumbered page (a user's own,
     # say) counts only when it has a Transcript heading and is no known document.
     if not name[:1].isdigit() and (_NON_EVENT_NAME_RE.match(name) or not has_transcript_heading):
-        return "not a numbered event page"
+        return "its file name is not numbered like an event page's (NN-name.md)"
     if "template" in name:
         return "a template"
     if re.search(r"\[title of talk\]|^first last\b", title, re.IGNORECASE):
@@ -67,7 +67,7 @@ def parse_page(
 
     reason = _not_an_event_reason(path, source, title, head is not None)
     if reason:
-        page.warnings.append(reason)
+        page.warnings.append(f"not an event page: {reason}")  # what `scan` shows and `run` gives as the skip reason
         return page
 
     title_words = _words(title) | _words(" ".join(page.speakers))
