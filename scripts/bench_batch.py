@@ -61,6 +61,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from pipeline import audio as audio_stage  # noqa: E402
 from pipeline import download as download_stage  # noqa: E402
+from pipeline.cache import Cache  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
 from pipeline.runner import TRACE_ENV  # noqa: E402
 
@@ -182,7 +183,7 @@ def fetch_all(server: MediaServer, talks: list[Path], cache: Path) -> float:
     options = load_config().download
     start = time.perf_counter()
     for talk in talks:
-        media = download_stage.download(server.url(talk.name), cache, options)
+        media = download_stage.download(server.url(talk.name), Cache.at(cache), options)
         audio_stage.prepare(media.path, cache / "audio" / f"{media.key}.wav")
     return time.perf_counter() - start
 
