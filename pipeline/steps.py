@@ -167,7 +167,7 @@ def transcribe_video(
                 raise RuntimeError(again.error)
             # Either fetch may be the one that went to the network (two pages' fetches of one
             # video race for its lock): keep what both did, never only the last one's.
-            fetched = again  # RACE-TMP
+            fetched = dataclasses.replace(again, downloaded=fetched.downloaded or again.downloaded)
             timings.update(again.timings)
         assert fetched.audio_path is not None
         with hooks.stage("transcribe", job.page, job.key, detail=job.url) as transcribing:

@@ -37,6 +37,21 @@ def a_job(tmp_path, url: str) -> tuple[steps.VideoJob, Cache]:
     return Runner(load_config(), cache).job(page, page.videos[0]), cache
 
 
+def test_a_refetch_keeps_that_an_earlier_fetch_downloaded(media_server, tmp_path, model):
+    """Issue 10 item 13: two pages' fetches of one video race for its lock, and the WAV is gone
+    by the time the later page is transcribed, so its audio is fetched again (from the cache).
+    That second fetch must not erase that the first one went to the network."""
+    config = load_config()
+    job, cache = a_job(tmp_path, media_server.url("jfk.flac"))
+    first = steps.fetch_audio(job, cache, config, StageHooks())
+    assert first.error is None and first.downloaded and first.audio_path is not None
+    first.audio_path.unlink()  # as the other page's transcription removed it
+    done = steps.transcribe_video(job, first, lambda: model, cache, config, StageHooks())
+    assert done.transcribed and done.downloaded
+    assert set(done.timings) == {"download", "prepare", "transcribe"}  # the refetch's own work, and the model's
+    assert "ask not what your country" in " ".join(s.text for s in done.transcription.segments).lower()
+
+
 def test_the_video_step_runs_download_to_transcription_and_then_reads_the_cache(media_server, tmp_path, model):
     config = load_config()
     job, cache = a_job(tmp_path, media_server.url("jfk.ogg"))
