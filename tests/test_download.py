@@ -1,4 +1,4 @@
-"""download(): the real yt-dlp against tests/mediaserver.py on 127.0.0.1, then the real prepare()."""
+"""download(): the real yt-dlp against scripts/evalkit/mediaserver.py on 127.0.0.1, then the real prepare()."""
 
 from __future__ import annotations
 
@@ -35,8 +35,7 @@ from pipeline.download import (
     remove_cached,
 )
 
-
-from mediaserver import MediaServer
+from evalkit.mediaserver import MediaServer
 
 REPO = Path(__file__).resolve().parent.parent
 JFK_SECONDS = 11.0
