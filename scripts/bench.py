@@ -190,12 +190,10 @@ def print_table(measurements: list[Measurement], audio_seconds: float, summary: 
             row("  start-up, model load, other", rest, None, None)
     Console(width=120).print(table)
     if summary:
-        print(
-            f"pipeline / fastest bare with equal WER ({summary['fastest_bare_with_equal_wer']}): {summary['ratio_to_fastest_equal']}"
-        )
-        print(
-            f"pipeline / bare-batched: {summary['ratio_to_bare_batched']}; WER loss vs best bare: {summary['wer_loss_vs_best_bare']}"
-        )
+        fastest, ratio = summary["fastest_bare_with_equal_wer"], summary["ratio_to_fastest_equal"]
+        print(f"pipeline / fastest bare with equal WER ({fastest}): {ratio}")
+        batched, loss = summary["ratio_to_bare_batched"], summary["wer_loss_vs_best_bare"]
+        print(f"pipeline / bare-batched: {batched}; WER loss vs best bare: {loss}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -238,9 +238,8 @@ def print_table(results: list[dict], total: dict) -> None:
         t = total.get(key)
         if t:
             wer = (total.get(key.replace("_terms", "_wer")) or {}).get("wer")
-            print(
-                f"names and terms spelled right, {name}: {t['right']}/{t['occurrences']} = {pct(t['share'])}; WER {pct(wer)}"
-            )
+            right = f"{t['right']}/{t['occurrences']} = {pct(t['share'])}"
+            print(f"names and terms spelled right, {name}: {right}; WER {pct(wer)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         "talks",
         nargs="*",
         type=Path,
-        help="talk folders (page.md, audio.ogg, truth.json); default: every talk in eval/talks and tests/fixtures/talks",
+        help="talk folders (page.md, audio.ogg, truth.json); "
+        "default: every talk in eval/talks and tests/fixtures/talks",
     )
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only the talks with these names")
     parser.add_argument(

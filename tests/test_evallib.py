@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -182,7 +183,7 @@ def test_five_chapter_talk_is_complete_and_consistent(truth):
     assert len(truth.chapters) == 5
     assert len({u.voice for u in truth.utterances}) >= 3
     assert 150 < truth.duration < 270
-    for before, after in zip(truth.chapters, truth.chapters[1:]):
+    for before, after in itertools.pairwise(truth.chapters):
         assert before.end == after.start
     for u in truth.utterances:
         chapter = truth.chapters[u.chapter]
@@ -199,7 +200,7 @@ def test_five_chapter_page_times_are_off_by_up_to_four_seconds(truth):
     fence = re.search(r"```\n## Timestamps *\n(.*?)```", page, re.S).group(1)
     listed = [re.match(r"(\d\d):(\d\d) (.*)", line).groups() for line in fence.strip().split("\n")]
     assert [title for _, _, title in listed] == [c.title for c in truth.chapters]
-    offsets = [int(m) * 60 + int(s) - c.start for (m, s, _), c in zip(listed, truth.chapters)]
+    offsets = [int(m) * 60 + int(s) - c.start for (m, s, _), c in zip(listed, truth.chapters, strict=True)]
     assert all(abs(o) <= 4 for o in offsets)
     assert max(abs(o) for o in offsets[1:]) >= 3  # not luckily exact
     assert any(o < 0 for o in offsets[1:]) and any(o > 0 for o in offsets[1:])

@@ -76,7 +76,8 @@ def test_a_failed_fetch_is_one_line_and_raises_nothing(media_server, tmp_path):
 
 
 def test_one_plan_decides_every_page(tmp_path):
-    items = [pages.Page(path=f"{i:02}.md", title="t", state=pages.NEEDS_TRANSCRIPT) for i in range(4)] + [
+    items: list[pages.Page | pages.PageError] = [
+        *(pages.Page(path=f"{i:02}.md", title="t", state=pages.NEEDS_TRANSCRIPT) for i in range(4)),
         pages.Page(path="draft.md", title="t", state=pages.HAS_DRAFT),
         pages.PageError("bad.md", "not UTF-8"),
     ]

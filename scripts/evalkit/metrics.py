@@ -297,10 +297,8 @@ def score_chapters(truth: Truth, draft: list[DraftChapter]) -> ChapterScore:
         k = first_word_of.get(c)
         while k is not None and k < len(hyp) and hyp_draft_chapter[k] == c and alignment[k][0] is None:
             k += 1
-        if k is None or k >= len(hyp) or hyp_draft_chapter[k] != c:
-            errors.append(None)
-        else:
-            errors.append(abs(ref[alignment[k][0]].start - truth.chapters[c].start))
+        matched = alignment[k][0] if k is not None and k < len(hyp) and hyp_draft_chapter[k] == c else None
+        errors.append(None if matched is None else abs(ref[matched].start - truth.chapters[c].start))
     return ChapterScore(len(hyp), in_chapter, errors)
 
 
@@ -521,9 +519,9 @@ def score_terms(reference: str, hypothesis: str, terms) -> TermScore:
                     if chunk.ref_start_idx + k >= 1:
                         ref_to_hyp[chunk.ref_start_idx + k - 1] = chunk.hyp_start_idx + k - 1
     for start, length, term in occurrences:
-        at = [ref_to_hyp.get(start + j) for j in range(length)]
+        at = [h for h in (ref_to_hyp.get(start + j) for j in range(length)) if h is not None]
         right = (
-            None not in at
+            len(at) == length
             and all(at[j] == at[0] + j for j in range(length))
             and all(hyp[at[j]] == ref[start + j] for j in range(length))
         )
@@ -533,7 +531,7 @@ def score_terms(reference: str, hypothesis: str, terms) -> TermScore:
             counts[0] += 1
             score.right += 1
         else:
-            written = " ".join(hyp[h] for h in at if h is not None) or "(nothing)"
+            written = " ".join(hyp[h] for h in at) or "(nothing)"
             score.misses.append((" ".join(ref[start : start + length]), written))
     return score
 
