@@ -2,7 +2,7 @@
 
 For each talk (a folder with page.md, audio.ogg and truth.json, made by
 scripts/make_eval_set.py) the page is copied to a work folder, its audio is
-served over loopback (evalkit/mediaserver.py), and ``python -m pipeline run``
+served over loopback (scripts/evalkit/mediaserver.py), and ``python -m pipeline run``
 writes the draft from an empty cache. Then, per talk and in total:
 
 - WER of the draft, and of bare faster-whisper (same model, language, beam
@@ -14,7 +14,7 @@ writes the draft from an empty cache. Then, per talk and in total:
   with --without-glossary also for the same run's words before the glossary's
   spelling fixes (the cached model words, aligned and rendered again)
 
-How each figure is computed is written at the top of scripts/evalkit.py
+How each figure is computed is written at the top of scripts/evalkit/metrics.py
 (Whisper's English normaliser, edit-distance alignment to the reference).
 Prints a table and writes JSON (--out).
 
