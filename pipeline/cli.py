@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -12,7 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__, pages
-from .config import Config, ConfigError, load_config
+from .cli_options import ConfigFlag, build_config, config_flags
+from .config import Config, ConfigError
 
 app = typer.Typer(
     add_completion=False,
@@ -21,6 +24,8 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+PathsArg = typer.Argument(..., help="Event pages, or folders searched recursively for *.md.")
 
 
 def _version(value: bool) -> None:
@@ -38,14 +43,17 @@ def _root(
 
 @app.command()
 def scan(
-    paths: list[Path] = typer.Argument(..., help="Event pages, or folders searched recursively for *.md."),
+    paths: list[Path] = PathsArg,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array, one object per page."),
 ) -> None:
     """List event pages, their state, videos and chapters, without downloading anything."""
     found: list[pages.Page] = []
     errors: list[pages.PageError] = []
     for item in pages.scan(paths):
-        (errors if isinstance(item, pages.PageError) else found).append(item)
+        if isinstance(item, pages.PageError):
+            errors.append(item)
+        else:
+            found.append(item)
     for e in errors:
         err_console.print(f"[red]error[/red] {escape(str(e))}", markup=True, highlight=False)
     if as_json:
@@ -85,74 +93,23 @@ def _parse_shard(value: str | None) -> tuple[int, int] | None:
     return index, count
 
 
-def _build_config(config_file: Path | None, **overrides) -> Config:
+def _build_config(config_file: Path | None, flags: Mapping[ConfigFlag, Any]) -> Config:
     """configs/default.toml, then --config FILE, then the flags that were given."""
     try:
-        config = load_config(config_file)
-        sections = {
-            "model": ("name", "device", "compute_type", "cpu_threads"),
-            "transcribe": ("batch_size", "beam_size", "language", "vad_filter", "use_page_context"),
-            "download": (
-                "cookies",
-                "cookies_from_browser",
-                "sleep_requests",
-                "sleep_interval",
-                "rate_limit",
-                "retries",
-            ),
-            "run": ("cache_dir", "downloads_ahead", "glossary", "export"),
-        }
-        for section, names in sections.items():
-            config = config.replace(section, **{n: overrides.get(n) for n in names})
-        return config
+        return build_config(config_file, flags)
     except ConfigError as e:
         err_console.print(f"[red]config error[/red] {e}", highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 ConfigOpt = typer.Option(None, "--config", help="A TOML file overlaying configs/default.toml (or 'gpu').")
-CacheOpt = typer.Option(
-    None, "--cache-dir", help="Cache folder [default: the user cache, $XDG_CACHE_HOME/du-transcripts]."
-)
 
 
 @app.command()
+@config_flags()
 def run(
-    paths: list[Path] = typer.Argument(..., help="Event pages, or folders searched recursively for *.md."),
+    paths: list[Path] = PathsArg,
     config_file: Path | None = ConfigOpt,
-    model: str | None = typer.Option(
-        None, "--model", help="Model name (tiny.en, base, large-v3, turbo, ...) or a local CTranslate2 folder."
-    ),
-    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
-    compute_type: str | None = typer.Option(
-        None, "--compute-type", help="auto, int8, float16, int8_float16, float32, ..."
-    ),
-    cpu_threads: int | None = typer.Option(
-        None, "--cpu-threads", help="CPU threads for the model (0: one per core)."
-    ),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Batched inference size (1: sequential)."),
-    beam_size: int | None = typer.Option(None, "--beam-size"),
-    language: str | None = typer.Option(None, "--language"),
-    context: bool | None = typer.Option(
-        None, "--context/--no-context", help="Bias the model toward the page's names and terms."
-    ),
-    cache_dir: Path | None = CacheOpt,
-    downloads_ahead: int | None = typer.Option(
-        None, "--downloads-ahead", help="Videos fetched ahead of the one being transcribed."
-    ),
-    cookies: str | None = typer.Option(None, "--cookies", help="cookies.txt for yt-dlp (YouTube's bot check)."),
-    cookies_from_browser: str | None = typer.Option(None, "--cookies-from-browser", help="e.g. firefox."),
-    sleep_requests: float | None = typer.Option(
-        None, "--sleep-requests", help="Seconds between yt-dlp's HTTP requests."
-    ),
-    sleep_interval: float | None = typer.Option(None, "--sleep-interval", help="Seconds before each download."),
-    rate_limit: str | None = typer.Option(None, "--rate-limit", help="Download speed cap, e.g. 2M."),
-    retries: int | None = typer.Option(None, "--retries", help="Download retries on transient errors."),
-    glossary: str | None = typer.Option(None, "--glossary", help="A TOML file of extra spelling fixes."),
-    export: str | None = typer.Option(None, "--export", help="Also write subtitles/word JSON: any of srt,vtt,json."),
-    only_missing: bool = typer.Option(
-        True, "--only-missing", help="Only pages whose Transcript section is empty (the default)."
-    ),
     force: bool = typer.Option(False, "--force", help="Also redo this tool's own (unedited) drafts."),
     limit: int | None = typer.Option(None, "--limit", min=0, help="At most N pages."),
     shard: str | None = typer.Option(None, "--shard", help="I/N: only this machine's share of the backlog."),
@@ -160,32 +117,13 @@ def run(
     report: Path | None = typer.Option(None, "--report", help="Write the run's report as JSON to FILE."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON instead of a table."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    flags: dict[ConfigFlag, Any] | None = None,
 ) -> None:
     """Transcribe every page that needs it and write the drafts into the pages."""
     from .progress import RichObserver, summary_table
     from .runner import Selection, run_batch
 
-    config = _build_config(
-        config_file,
-        name=model,
-        device=device,
-        compute_type=compute_type,
-        cpu_threads=cpu_threads,
-        batch_size=batch_size,
-        beam_size=beam_size,
-        language=language,
-        use_page_context=context,
-        cache_dir=str(cache_dir) if cache_dir else None,
-        downloads_ahead=downloads_ahead,
-        cookies=cookies,
-        cookies_from_browser=cookies_from_browser,
-        sleep_requests=sleep_requests,
-        sleep_interval=sleep_interval,
-        rate_limit=rate_limit,
-        retries=retries,
-        glossary=glossary,
-        export=export,
-    )
+    config = _build_config(config_file, flags or {})
     selection = Selection(force=force or config.run.force, limit=limit, shard=_parse_shard(shard), dry_run=dry_run)
     show_progress = not (quiet or as_json or dry_run) and err_console.is_terminal
     try:
@@ -196,7 +134,7 @@ def run(
             result = run_batch(paths, config, selection=selection)
     except ConfigError as e:
         err_console.print(f"[red]config error[/red] {e}", highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     data = result.to_json()
     if report:
         from .utils import atomic_write_text
@@ -212,18 +150,18 @@ def run(
 
 
 @app.command()
+@config_flags("--model", "--cache-dir")
 def status(
-    paths: list[Path] = typer.Argument(..., help="Event pages, or folders searched recursively for *.md."),
+    paths: list[Path] = PathsArg,
     config_file: Path | None = ConfigOpt,
-    model: str | None = typer.Option(None, "--model", help="The model a run would use (the cache is per model)."),
-    cache_dir: Path | None = CacheOpt,
     force: bool = typer.Option(False, "--force", help="As a run with --force would see it."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    flags: dict[ConfigFlag, Any] | None = None,
 ) -> None:
-    """What a run would do, and what the cache already holds; runs nothing."""
+    """What a run would do (with the same model and options), and what the cache already holds; runs nothing."""
     from .runner import Selection, plan
 
-    config = _build_config(config_file, name=model, cache_dir=str(cache_dir) if cache_dir else None)
+    config = _build_config(config_file, flags or {})
     rows = plan(paths, config, selection=Selection(force=force))
     if as_json:
         json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)

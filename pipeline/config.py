@@ -161,7 +161,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
 
 
-_SECTIONS = {
+# The config's sections and their dataclasses, in the order of configs/default.toml.
+SECTIONS: dict[str, type] = {
     "model": ModelOptions,
     "transcribe": TranscribeOptions,
     "align": AlignOptions,
@@ -172,10 +173,10 @@ _SECTIONS = {
 
 
 def _from_dict(data: Mapping[str, Mapping[str, Any]]) -> Config:
-    missing = set(_SECTIONS) - set(data)
+    missing = set(SECTIONS) - set(data)
     if missing:
         raise ConfigError(f"config lacks section(s): {', '.join(sorted(missing))}")
-    return Config(**{name: _build(cls, data[name], name) for name, cls in _SECTIONS.items()})
+    return Config(**{name: _build(cls, data[name], name) for name, cls in SECTIONS.items()})
 
 
 def _build(cls: type, values: Mapping[str, Any], section: str):

@@ -2,17 +2,18 @@
 
 CONTRACT (other modules rely on these names; keep them):
 
-- ``page_vocabulary(page, glossary=None) -> list[str]``: distinct names and
+- ``page_vocabulary(page, glossary) -> list[str]``: distinct names and
   terms from the page, most useful first: speakers, glossary terms found in the
   title, chapter titles and tags (canonical spelling), then other words of the
   title and chapters that are spelled like names of things (STUMPY, HoloViews,
   a capitalised word inside a sentence-case title: "with Coiled").
 - ``build_prompt(page, tokenizer=None, *, max_tokens=PROMPT_MAX_TOKENS,
-  glossary=None) -> PromptContext``: ``PromptContext(initial_prompt, hotwords)``
+  glossary) -> PromptContext``: ``PromptContext(initial_prompt, hotwords)``
   to pass to ``transcribe.iter_segments``/``transcribe``; both None when the page
   gives nothing to say. The runner skips this when
-  ``[transcribe] use_page_context`` is false.
-- ``prompt_for(page, options: TranscribeOptions, tokenizer=None, *, glossary=None)
+  ``[transcribe] use_page_context`` is false. The glossary is always the
+  caller's (``glossary.load_glossary()``): nothing here reads files.
+- ``prompt_for(page, options: TranscribeOptions, tokenizer=None, *, glossary)
   -> PromptContext``: what the transcribe stage should pass under ``options``:
   nothing when ``use_page_context`` is off or decoding is sequential
   (``batch_size`` <= 1, see below), else ``build_prompt``.
@@ -51,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import TranscribeOptions
-from .glossary import Glossary, load_glossary
+from .glossary import Glossary
 from .schema import Page
 
 PROMPT_MAX_TOKENS = 120
@@ -84,9 +85,7 @@ def count_tokens(text: str, tokenizer=None) -> int:
     )
 
 
-def prompt_for(
-    page: Page, options: TranscribeOptions, tokenizer=None, *, glossary: Glossary | None = None
-) -> PromptContext:
+def prompt_for(page: Page, options: TranscribeOptions, tokenizer=None, *, glossary: Glossary) -> PromptContext:
     """The page context to decode with under ``options`` (empty where it would do harm or is off)."""
     if not options.use_page_context or options.batch_size <= 1:
         return PromptContext()
@@ -110,9 +109,8 @@ def _chapter_titles(page: Page) -> list[str]:
     return list(dict.fromkeys(t for t in titles if t))
 
 
-def page_vocabulary(page: Page, glossary: Glossary | None = None) -> list[str]:
+def page_vocabulary(page: Page, glossary: Glossary) -> list[str]:
     """Distinct names and terms from the page's title, speakers, chapter titles and tags."""
-    glossary = glossary if glossary is not None else load_glossary()
     texts = [_clean(page.title), *_chapter_titles(page)]
     found: list[str] = [_clean(s) for s in page.speakers]
     for text in texts:
@@ -152,10 +150,12 @@ def build_prompt(
     tokenizer=None,
     *,
     max_tokens: int = PROMPT_MAX_TOKENS,
-    glossary: Glossary | None = None,
+    glossary: Glossary,
 ) -> PromptContext:
-    """A natural-sounding sentence naming the page's title, speakers, topics and terms."""
-    glossary = glossary if glossary is not None else load_glossary()
+    """A natural-sounding sentence naming the page's title, speakers, topics and terms.
+
+    ``glossary`` is the caller's (``glossary.load_glossary()``): nothing is read from disk here.
+    """
     title = glossary.apply_text(_clean(page.title))
     speakers = [_clean(s) for s in page.speakers if _clean(s)]
     vocabulary = page_vocabulary(page, glossary)

@@ -4,17 +4,17 @@ CONTRACT (other modules rely on these names; keep them):
 
 - ``media_key(url) -> str``: a file-name-safe cache key for a URL or local path
   ("yt-<id>" for YouTube, else a short hash), never able to escape a folder.
-- ``download(url, cache_dir: Path, options: DownloadOptions, *, progress=None) -> Media``
+- ``download(url, cache: Cache, options: DownloadOptions, *, progress=None) -> Media``
   best audio only; local paths (and file:// URLs) are used in place, not copied.
   A finished download is reused; a partial one is resumed or redone, never used.
   Failures raise ``DownloadError`` with a one-line message (404, private/removed
   video, not media, rate limited -> ``RateLimitedError``, a subclass).
-- ``cached_media(url, cache_dir) -> Media | None``: the finished download (or the
+- ``cached_media(url, cache: Cache) -> Media | None``: the finished download (or the
   local file) if there is one, without any network access.
 - ``check_options(options)``: ConfigError for cookies / browser / rate limit values
   yt-dlp would refuse, so a batch can stop before its first download.
 
-Cache layout: ``cache_dir/media/<key>/`` holds ``media.<ext>`` and
+Cache layout (``Cache.media_dir``): ``media/<key>/`` holds ``media.<ext>`` and
 ``download.json``, the record of a finished download, written atomically and
 last. A download counts as finished only when the record exists and the file's
 size matches it, so a run killed at any moment (even by a power loss: the file
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import tenacity
 
-from .cache import Cache
+from .cache import MEDIA_RECORD_NAME, Cache
 from .config import ConfigError, DownloadOptions
 from .pages import youtube_id  # one implementation: the cache key and the page parser agree on ids
 from .utils import atomic_write_text
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]  # (downloaded_bytes, total_bytes or None)
 
-RECORD_NAME = "download.json"
+RECORD_NAME = MEDIA_RECORD_NAME  # where Cache.media_record_path looks
 MEDIA_STEM = "media"
 # Waits before retrying a rate-limited request are this many times longer than
 # for a network hiccup: hammering a site that said "slow down" only prolongs the ban.
@@ -148,21 +148,15 @@ def _exists(path: Path) -> bool:
 # -- the cache ---------------------------------------------------------------------------
 
 
-def media_dir(cache_dir: str | Path, key: str) -> Path:
-    if _UNSAFE.search(key) or not key:
-        raise ValueError(f"unsafe cache key {key!r}")
-    return Path(cache_dir) / "media" / key
-
-
-def cached_media(url: str, cache_dir: str | Path) -> Media | None:
+def cached_media(url: str, cache: Cache) -> Media | None:
     """The finished download of ``url`` (or the local file it names), without any network access."""
     local = _local_path(url)
     if local is not None:
         return _local_media(url, local) if _exists(local) and local.is_file() else None
     key = media_key(url)
-    folder = media_dir(cache_dir, key)
+    folder = cache.media_dir(key)
     try:
-        record = json.loads((folder / RECORD_NAME).read_text("utf-8"))
+        record = json.loads(cache.media_record_path(key).read_text("utf-8"))
         path = folder / record["file"]
         if Path(record["file"]).name != record["file"] or path.stat().st_size != record["size"]:
             return None
@@ -225,8 +219,8 @@ def remove_cached(media: Media) -> None:
 # -- downloading -------------------------------------------------------------------------
 
 
-def download(url: str, cache_dir: Path, options: DownloadOptions, *, progress: Progress | None = None) -> Media:
-    """Fetch the best audio of ``url`` into ``cache_dir/media/<key>/``, or reuse a finished download.
+def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Progress | None = None) -> Media:
+    """Fetch the best audio of ``url`` into ``cache.media_dir(key)``, or reuse a finished download.
 
     Retries transient failures (network errors, 5xx, cut connections) with
     exponential back-off from ``options.retry_wait``; a rate-limited answer is
@@ -240,15 +234,15 @@ def download(url: str, cache_dir: Path, options: DownloadOptions, *, progress: P
             raise DownloadError(url, "not a file")
         return _local_media(url, local)
 
-    cached = cached_media(url, cache_dir)
+    cached = cached_media(url, cache)
     if cached is not None:
         return cached
 
     key = media_key(url)
-    folder = media_dir(cache_dir, key)
+    folder = cache.media_dir(key)
     ydl_options = _ydl_options(options, folder, progress)
-    with Cache(Path(cache_dir)).lock(f"download-{key}"):
-        cached = cached_media(url, cache_dir)  # another process may have finished it meanwhile
+    with cache.lock(f"download-{key}"):
+        cached = cached_media(url, cache)  # another process may have finished it meanwhile
         if cached is not None:
             return cached
         folder.mkdir(parents=True, exist_ok=True)
@@ -418,7 +412,7 @@ class _YtDlpLog:
 def _backoff(first_wait: float):
     def wait(state: tenacity.RetryCallState) -> float:
         seconds = max(0.0, first_wait) * 2 ** (state.attempt_number - 1)
-        if isinstance(state.outcome.exception(), RateLimitedError):
+        if state.outcome is not None and isinstance(state.outcome.exception(), RateLimitedError):
             seconds *= RATE_LIMIT_WAIT_FACTOR
         return seconds
 
@@ -426,8 +420,9 @@ def _backoff(first_wait: float):
 
 
 def _tell_retry(state: tenacity.RetryCallState) -> None:
-    error = state.outcome.exception()
-    log.warning("%s; retrying in %.3g s (attempt %d)", error, state.next_action.sleep, state.attempt_number + 1)
+    error = state.outcome.exception() if state.outcome is not None else None
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    log.warning("%s; retrying in %.3g s (attempt %d)", error, wait, state.attempt_number + 1)
 
 
 # Patterns of yt-dlp's (and YouTube's) error text, lower-cased, tried in this order.

@@ -69,7 +69,9 @@ class _Token:
 
     @classmethod
     def parse(cls, text: str) -> _Token:
-        space, lead, word, trail = _TOKEN_RE.match(text).groups()
+        match = _TOKEN_RE.match(text)
+        assert match is not None  # every part of the pattern may be empty: it matches any text
+        space, lead, word, trail = match.groups()
         possessive = ""
         bare = word
         m = _POSSESSIVE_RE.match(word)
@@ -189,7 +191,7 @@ def _respell(span: list[_Token], canonical: str, *, sentence_start: bool) -> lis
     suffix = (last.possessive if keep_possessive else "") + last.trail
     # Word for word, each keeps the space before it (which may be a line break).
     spaces = [t.space for t in span] if len(span) == len(words) else [first.space] + [" "] * (len(words) - 1)
-    texts = [spaces[0] + first.lead + words[0]] + [space + w for space, w in zip(spaces[1:], words[1:])]
+    texts = [spaces[0] + first.lead + words[0]] + [space + w for space, w in zip(spaces[1:], words[1:], strict=True)]
     texts[-1] += suffix
     return texts
 
@@ -217,7 +219,7 @@ def _retime(old: list[Word], texts: list[str]) -> list[Word]:
     """Words carrying ``texts`` over the time span of ``old``."""
     if len(old) == len(texts):
         # A one-to-one respelling keeps each word's own time and confidence.
-        return [dataclasses.replace(w, text=t) for w, t in zip(old, texts)]
+        return [dataclasses.replace(w, text=t) for w, t in zip(old, texts, strict=True)]
     start, end = old[0].start, old[-1].end
     probability = min(w.probability for w in old)
     # Share the span among the new words by their length in characters.
@@ -225,7 +227,7 @@ def _retime(old: list[Word], texts: list[str]) -> list[Word]:
     total = sum(weights)
     new = []
     t0 = start
-    for i, (text, weight) in enumerate(zip(texts, weights)):
+    for i, (text, weight) in enumerate(zip(texts, weights, strict=True)):
         t1 = end if i == len(texts) - 1 else t0 + (end - start) * weight / total
         new.append(Word(start=round(t0, 3), end=round(t1, 3), text=text, probability=probability))
         t0 = t1

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from .runner import PageOutcome, RunReport
+from .report import PageOutcome, RunReport
 from .utils import format_timestamp
 
 # Stages run by the model's side of the batch (the main and writer threads); the
@@ -68,7 +68,7 @@ class RichObserver:
             if self._batch is not None:
                 self.progress.update(self._batch, count=self._count(), eta=self._time_left())
             fetching = ", ".join(f"{stage} {page}" for page, stage in self._fetching.items())
-        lines = [self.progress]
+        lines: list[Progress | Text | Table] = [self.progress]
         if fetching:
             lines.append(Text(f"  fetching: {fetching}", style="dim", overflow="ellipsis", no_wrap=True))
         return Group(*lines, self.transfers)

@@ -26,7 +26,6 @@ function), ``transcription_fingerprint`` (the cache key), ``hallucination_reason
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .audio import SAMPLE_RATE, read_window, wav_duration
+from .cache import transcription_fingerprint
 from .config import ModelOptions, TranscribeOptions
 from .schema import Segment, Transcription, Word
 from .utils import atomic_write_text
@@ -44,7 +44,6 @@ from .utils import atomic_write_text
 log = logging.getLogger(__name__)
 
 EMBEDDED_MODEL = "tiny.en"
-CACHE_FORMAT = 1  # bump when the cached JSON or the transcription logic changes meaning
 
 # Window cutting: the cut between two windows is made at the longest silence
 # within CUT_SEARCH seconds (at most a quarter window) of the nominal window end.
@@ -414,7 +413,7 @@ def _split_at_gaps(segment: Segment, gap: float) -> list[Segment]:
     if not cuts:
         return [segment]
     pieces = []
-    for a, b in zip([0] + cuts, cuts + [len(segment.words)]):
+    for a, b in zip([0, *cuts], [*cuts, len(segment.words)], strict=True):
         words = segment.words[a:b]
         text = "".join(w.text for w in words)
         pieces.append(dataclasses.replace(segment, start=words[0].start, end=words[-1].end, text=text, words=words))
@@ -456,24 +455,6 @@ def _shift(segment: Segment, offset: float) -> None:
 # --------------------------------------------------------------------------- cache
 
 
-def transcription_fingerprint(
-    model_name: str,
-    options: TranscribeOptions,
-    *,
-    initial_prompt: str | None = None,
-    hotwords: str | None = None,
-) -> str:
-    """A short key for everything that changes the text: model, options, page context."""
-    key = {
-        "format": CACHE_FORMAT,
-        "model": model_name,
-        "options": dataclasses.asdict(options),
-        "initial_prompt": initial_prompt or "",
-        "hotwords": hotwords or "",
-    }
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def _read_cache(cache_path: Path, fingerprint: str, duration: float) -> Transcription | None:
     cached = read_cached(cache_path, fingerprint)
     if cached is not None and abs(cached.audio_duration - duration) > 0.01:
@@ -488,6 +469,7 @@ def transcribe(
     options: TranscribeOptions,
     *,
     cache_path: str | Path | None = None,
+    fingerprint: str | None = None,
     initial_prompt: str | None = None,
     hotwords: str | None = None,
     progress: Progress | None = None,
@@ -497,12 +479,15 @@ def transcribe(
 
     ``model`` may be None when the cache is expected to hit (``model_name`` then
     names the model for the cache key); a miss without a model raises ModelError.
+    ``fingerprint`` is the cache entry's (``Cache.transcript``), computed from the same
+    model, options and context; without it, it is computed here.
     """
     name = model.name if model is not None else model_name
     if name is None:
         raise ModelError("transcribe() needs a loaded model or a model_name")
     duration = wav_duration(audio_path)
-    fingerprint = transcription_fingerprint(name, options, initial_prompt=initial_prompt, hotwords=hotwords)
+    if fingerprint is None:
+        fingerprint = transcription_fingerprint(name, options, initial_prompt=initial_prompt, hotwords=hotwords)
     if cache_path is not None:
         cached = _read_cache(Path(cache_path), fingerprint, duration)
         if cached is not None:

@@ -1,12 +1,12 @@
 """Time the pipeline against bare faster-whisper on the same audio, in one run.
 
 Configurations, each in a fresh process (so each has its own peak memory: the
-kernel's ru_maxrss of that process, see evallib.run_measured):
+kernel's ru_maxrss of that process, see evalkit.run_measured):
 
 - ``bare-sequential``: ``WhisperModel.transcribe``
 - ``bare-batched``: ``BatchedInferencePipeline.transcribe`` (batch size from the config or --batch-size)
 - ``pipeline``: ``python -m pipeline run`` on the talk's page, its audio served
-  over loopback (tests/mediaserver.py), from an empty cache: download, prepare,
+  over loopback (evalkit/mediaserver.py), from an empty cache: download, prepare,
   transcribe, align and write all included
 
 Bare runs use the pipeline's model, device, compute type, threads, language and
@@ -36,14 +36,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import evallib  # noqa: E402
+import evalkit
 
-REPO = evallib.REPO
-sys.path.insert(0, str(REPO))
+REPO = evalkit.REPO
 
-HELD_OUT = evallib.EVAL_TALKS / "contributing-8min"
-FALLBACK = evallib.FIXTURE_TALKS / "five-chapters"
+HELD_OUT = evalkit.EVAL_TALKS / "contributing-8min"
+FALLBACK = evalkit.FIXTURE_TALKS / "five-chapters"
 STAGES = ("download", "prepare", "transcribe", "align", "write")
 CONFIGS = ("bare-sequential", "bare-batched", "pipeline")
 
@@ -59,17 +57,17 @@ class Measurement:
     error: str | None = None
 
 
-def worker(config: str, audio: Path, settings: evallib.BareSettings) -> None:
+def worker(config: str, audio: Path, settings: evalkit.BareSettings) -> None:
     """Run one bare configuration in this (fresh) process and print its result as JSON."""
     start = time.perf_counter()
-    model = evallib.load_bare_model(settings)
+    model = evalkit.load_bare_model(settings)
     loaded = time.perf_counter()
-    text = evallib.bare_transcribe(model, audio, settings)
+    text = evalkit.bare_transcribe(model, audio, settings)
     done = time.perf_counter()
     print(json.dumps({"load": loaded - start, "transcribe": done - loaded, "text": text}))
 
 
-def run_bare(config: str, talk: Path, settings: evallib.BareSettings, truth: evallib.Truth | None) -> Measurement:
+def run_bare(config: str, talk: Path, settings: evalkit.BareSettings, truth: evalkit.Truth | None) -> Measurement:
     batch = settings.batch_size if config == "bare-batched" else 1
     cmd = [
         sys.executable,
@@ -94,14 +92,14 @@ def run_bare(config: str, talk: Path, settings: evallib.BareSettings, truth: eva
         settings.language,
     ]
     with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
-        run = evallib.run_measured(cmd, cwd=REPO, stdout=out_file, stderr=err_file)
+        run = evalkit.run_measured(cmd, cwd=REPO, stdout=out_file, stderr=err_file)
         out_file.seek(0)
         err_file.seek(0)
         out, err = out_file.read(), err_file.read()
     if run.returncode:
         return Measurement(config, run.wall, run.peak_rss_mb, None, error=(err.strip().splitlines() or ["?"])[-1])
     result = json.loads(out.strip().splitlines()[-1])
-    wer = evallib.word_error_rate(truth.reference_text, result["text"]).wer if truth else None
+    wer = evalkit.word_error_rate(truth.reference_text, result["text"]).wer if truth else None
     return Measurement(
         config,
         run.wall,
@@ -111,7 +109,7 @@ def run_bare(config: str, talk: Path, settings: evallib.BareSettings, truth: eva
     )
 
 
-def run_pipeline(talk: Path, args, truth: evallib.Truth | None) -> Measurement:
+def run_pipeline(talk: Path, args, truth: evalkit.Truth | None) -> Measurement:
     pipeline_args = [
         "--model",
         args.model,
@@ -127,7 +125,7 @@ def run_pipeline(talk: Path, args, truth: evallib.Truth | None) -> Measurement:
     if args.compute_type:
         pipeline_args += ["--compute-type", args.compute_type]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        run = evallib.run_pipeline(talk, Path(tmp) / "work", pipeline_args)
+        run = evalkit.run_pipeline(talk, Path(tmp) / "work", pipeline_args)
     page = run.page_report
     error = (
         page.get("error")
@@ -136,7 +134,7 @@ def run_pipeline(talk: Path, args, truth: evallib.Truth | None) -> Measurement:
     )
     wer = None
     if truth and run.draft:
-        wer = evallib.score_draft(truth, run.draft).wer.wer
+        wer = evalkit.score_draft(truth, run.draft).wer.wer
     return Measurement("pipeline", run.wall, run.peak_rss_mb, wer, stages=page.get("timings", {}), error=error)
 
 
@@ -192,12 +190,10 @@ def print_table(measurements: list[Measurement], audio_seconds: float, summary: 
             row("  start-up, model load, other", rest, None, None)
     Console(width=120).print(table)
     if summary:
-        print(
-            f"pipeline / fastest bare with equal WER ({summary['fastest_bare_with_equal_wer']}): {summary['ratio_to_fastest_equal']}"
-        )
-        print(
-            f"pipeline / bare-batched: {summary['ratio_to_bare_batched']}; WER loss vs best bare: {summary['wer_loss_vs_best_bare']}"
-        )
+        fastest, ratio = summary["fastest_bare_with_equal_wer"], summary["ratio_to_fastest_equal"]
+        print(f"pipeline / fastest bare with equal WER ({fastest}): {ratio}")
+        batched, loss = summary["ratio_to_bare_batched"], summary["wer_loss_vs_best_bare"]
+        print(f"pipeline / bare-batched: {batched}; WER loss vs best bare: {loss}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         "model", name=args.model, device=args.device, compute_type=args.compute_type, cpu_threads=args.cpu_threads
     )
     config = config.replace("transcribe", batch_size=args.batch_size, beam_size=args.beam_size, language=args.language)
-    settings = evallib.BareSettings.from_config(config)
+    settings = evalkit.BareSettings.from_config(config)
     talk = args.talk or (HELD_OUT if (HELD_OUT / "truth.json").is_file() else FALLBACK)
     if args.worker:
         worker(args.worker, talk / "audio.ogg", settings)
@@ -260,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{talk}: not a talk folder made by scripts/make_eval_set.py (page.md, audio.ogg, truth.json)")
     if args.talk is None and talk == FALLBACK:
         print(f"note: {HELD_OUT.relative_to(REPO)} is not built; timing the committed test talk", file=sys.stderr)
-    truth = evallib.load_truth(talk)
+    truth = evalkit.load_truth(talk)
     audio_seconds = truth.duration
     args.model, args.device, args.beam_size, args.batch_size = (
         settings.model,

@@ -3,7 +3,7 @@ max(total download, total transcription), not their sum.
 
 Builds N talks of real speech (examples/media/intro-to-terminal.ogg and
 jfk.flac, concatenated with pauses in a different order for each talk, encoded
-as Opus), serves them from tests/mediaserver.py on 127.0.0.1 with a throttle,
+as Opus), serves them from evalkit/mediaserver.py on 127.0.0.1 with a throttle,
 and measures, each from an empty cache:
 
 1. transcription: ``python -m pipeline run`` over the talks' pages with the
@@ -54,17 +54,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from pipeline import audio as audio_stage
+from pipeline import download as download_stage
+from pipeline.cache import Cache
+from pipeline.config import load_config
+from pipeline.runner import TRACE_ENV
+
+from evalkit.mediaserver import MediaServer
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
-
-from pipeline import audio as audio_stage  # noqa: E402
-from pipeline import download as download_stage  # noqa: E402
-from pipeline.config import load_config  # noqa: E402
-from pipeline.runner import TRACE_ENV  # noqa: E402
-
-from mediaserver import MediaServer  # noqa: E402
 
 SOURCES = [REPO / "examples" / "media" / "intro-to-terminal.ogg", REPO.parent / "shared" / "audio" / "jfk.flac"]
 RATE = 16000
@@ -182,7 +180,7 @@ def fetch_all(server: MediaServer, talks: list[Path], cache: Path) -> float:
     options = load_config().download
     start = time.perf_counter()
     for talk in talks:
-        media = download_stage.download(server.url(talk.name), cache, options)
+        media = download_stage.download(server.url(talk.name), Cache.at(cache), options)
         audio_stage.prepare(media.path, cache / "audio" / f"{media.key}.wav")
     return time.perf_counter() - start
 

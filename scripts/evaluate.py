@@ -2,7 +2,7 @@
 
 For each talk (a folder with page.md, audio.ogg and truth.json, made by
 scripts/make_eval_set.py) the page is copied to a work folder, its audio is
-served over loopback (tests/mediaserver.py), and ``python -m pipeline run``
+served over loopback (scripts/evalkit/mediaserver.py), and ``python -m pipeline run``
 writes the draft from an empty cache. Then, per talk and in total:
 
 - WER of the draft, and of bare faster-whisper (same model, language, beam
@@ -14,7 +14,7 @@ writes the draft from an empty cache. Then, per talk and in total:
   with --without-glossary also for the same run's words before the glossary's
   spelling fixes (the cached model words, aligned and rendered again)
 
-How each figure is computed is written at the top of scripts/evallib.py
+How each figure is computed is written at the top of scripts/evalkit/metrics.py
 (Whisper's English normaliser, edit-distance alignment to the reference).
 Prints a table and writes JSON (--out).
 
@@ -32,11 +32,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import evallib  # noqa: E402
+import evalkit
 
-REPO = evallib.REPO
-sys.path.insert(0, str(REPO))
+REPO = evalkit.REPO
 
 
 def pipeline_args(args) -> list[str]:
@@ -62,12 +60,12 @@ def last_line(text: str) -> str:
 
 
 def evaluate_talk(talk: Path, args, bare_model, bare_settings, config, glossary_terms) -> dict:
-    truth = evallib.load_truth(talk)
-    terms = evallib.talk_terms(truth, evallib.page_speakers(talk), glossary_terms)
+    truth = evalkit.load_truth(talk)
+    terms = evalkit.talk_terms(truth, evalkit.page_speakers(talk), glossary_terms)
     result: dict = {"talk": truth.name, "audio_seconds": round(truth.duration, 1)}
     if not args.no_pipeline:
         work_dir = args.work_dir / truth.name
-        run = evallib.run_pipeline(talk, work_dir, pipeline_args(args))
+        run = evalkit.run_pipeline(talk, work_dir, pipeline_args(args))
         page = run.page_report
         result["pipeline"] = {
             "status": page.get("status", "failed" if run.returncode else "?"),
@@ -81,16 +79,16 @@ def evaluate_talk(talk: Path, args, bare_model, bare_settings, config, glossary_
             "timings": page.get("timings", {}),
         }
         if run.draft:
-            result["draft"] = evallib.score_draft(truth, run.draft, terms=terms).to_json()
+            result["draft"] = evalkit.score_draft(truth, run.draft, terms=terms).to_json()
             if args.without_glossary:
-                before = evallib.draft_without_glossary(work_dir, config)
-                result["draft_without_glossary"] = evallib.score_draft(truth, before, terms=terms).to_json()
+                before = evalkit.draft_without_glossary(work_dir, config)
+                result["draft_without_glossary"] = evalkit.score_draft(truth, before, terms=terms).to_json()
     if bare_model is not None:
         start = time.perf_counter()
-        text = evallib.bare_transcribe(bare_model, truth.audio_path, bare_settings)
+        text = evalkit.bare_transcribe(bare_model, truth.audio_path, bare_settings)
         wall = time.perf_counter() - start
-        wer = evallib.word_error_rate(truth.reference_text, text)
-        bare_terms = evallib.score_terms(truth.reference_text, text, terms)
+        wer = evalkit.word_error_rate(truth.reference_text, text)
+        bare_terms = evalkit.score_terms(truth.reference_text, text, terms)
         result["bare"] = {
             "terms": bare_terms.to_json(),
             "wer": round(wer.wer, 4),
@@ -98,7 +96,7 @@ def evaluate_talk(talk: Path, args, bare_model, bare_settings, config, glossary_
             "substitutions": wer.substitutions,
             "deletions": wer.deletions,
             "insertions": wer.insertions,
-            "invented_in_non_speech": evallib.invented_in_non_speech(truth, text),
+            "invented_in_non_speech": evalkit.invented_in_non_speech(truth, text),
             "transcribe_seconds": round(wall, 2),
         }
     return result
@@ -109,9 +107,9 @@ def totals(results: list[dict]) -> dict:
         parts = [r[key] for r in results if key in r]
         if not parts:
             return None
-        total = evallib.total_wer(
+        total = evalkit.total_wer(
             [
-                evallib.WerResult(p["wer"], p["reference_words"], p["substitutions"], p["deletions"], p["insertions"])
+                evalkit.WerResult(p["wer"], p["reference_words"], p["substitutions"], p["deletions"], p["insertions"])
                 for p in parts
             ]
         )
@@ -159,7 +157,7 @@ def totals(results: list[dict]) -> dict:
             }
     lengths = [n for d in drafts for n in d.get("paragraph_lengths", [])]
     if lengths:
-        out["paragraphs"] = evallib.paragraph_stats(lengths).to_json()
+        out["paragraphs"] = evalkit.paragraph_stats(lengths).to_json()
     out["invented_in_non_speech"] = {
         "draft": sum(d["invented_in_non_speech"] for d in drafts),
         "bare": sum(r["bare"]["invented_in_non_speech"] for r in results if "bare" in r),
@@ -240,9 +238,8 @@ def print_table(results: list[dict], total: dict) -> None:
         t = total.get(key)
         if t:
             wer = (total.get(key.replace("_terms", "_wer")) or {}).get("wer")
-            print(
-                f"names and terms spelled right, {name}: {t['right']}/{t['occurrences']} = {pct(t['share'])}; WER {pct(wer)}"
-            )
+            right = f"{t['right']}/{t['occurrences']} = {pct(t['share'])}"
+            print(f"names and terms spelled right, {name}: {right}; WER {pct(wer)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         "talks",
         nargs="*",
         type=Path,
-        help="talk folders (page.md, audio.ogg, truth.json); default: every talk in eval/talks and tests/fixtures/talks",
+        help="talk folders (page.md, audio.ogg, truth.json); "
+        "default: every talk in eval/talks and tests/fixtures/talks",
     )
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only the talks with these names")
     parser.add_argument(
@@ -285,8 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    talks = args.talks or evallib.default_talks()
-    if not args.talks and not any(evallib.EVAL_TALKS.glob("*/truth.json")):
+    talks = args.talks or evalkit.default_talks()
+    if not args.talks and not any(evalkit.EVAL_TALKS.glob("*/truth.json")):
         print(
             "note: eval/talks is not built (scripts/make_eval_set.py); scoring the committed test talk only",
             file=sys.stderr,
@@ -302,8 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config)
     config = config.replace("model", name=args.model, device=args.device)
     config = config.replace("transcribe", batch_size=args.batch_size, beam_size=args.beam_size)
-    bare_settings = evallib.BareSettings.from_config(config)
-    bare_model = None if args.no_bare else evallib.load_bare_model(bare_settings)
+    bare_settings = evalkit.BareSettings.from_config(config)
+    bare_model = None if args.no_bare else evalkit.load_bare_model(bare_settings)
     from pipeline.glossary import load_glossary
 
     glossary_terms = load_glossary(args.glossary or config.run.glossary or None).canonical_forms
@@ -319,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {
             "pipeline_args": pipeline_args(args),
             "bare": vars(bare_settings),
-            "normalizer": evallib.NORMALIZER,
+            "normalizer": evalkit.NORMALIZER,
         },
         "talks": results,
         "totals": total,

@@ -34,7 +34,6 @@ import gzip
 import hashlib
 import importlib.util
 import io
-import json
 import math
 import random
 import re
@@ -45,16 +44,16 @@ import tempfile
 import threading
 import wave
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from pipeline.audio import SAMPLE_RATE, ffmpeg_path
+from pipeline.utils import atomic_write_bytes, atomic_write_text, format_timestamp
+
+from evalkit.truth import Span, TrueChapter, Truth, Utterance, truth_text
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from pipeline.audio import SAMPLE_RATE, ffmpeg_path  # noqa: E402
-from pipeline.utils import atomic_write_bytes, atomic_write_text, format_timestamp  # noqa: E402
 
 CORPUS_2020 = REPO.parent / "shared" / "corpus" / "event-transcripts" / "2020"
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en")
@@ -625,22 +624,6 @@ def bed(kind: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
 BED_SECONDS = {"music": 24.0, "noise": 20.0, "silence": 15.0}
 
 
-@dataclass
-class Truth:
-    name: str
-    title: str
-    description: str
-    sources: list[str]
-    audio: str
-    duration: float
-    page_has_chapters: bool
-    voices: dict[str, str]
-    chapters: list[dict]
-    utterances: list[dict]
-    non_speech: list[dict]
-    made_by: str = "scripts/make_eval_set.py"
-
-
 def render_talk(spec: TalkSpec, planned: list[PlannedChapter], out_dir: Path, bitrate: str) -> Truth:
     """Lay the utterances on a timeline, write the WAV in pieces (memory stays flat), encode it."""
     rng = np.random.default_rng(spec.seed)
@@ -719,9 +702,12 @@ def render_talk(spec: TalkSpec, planned: list[PlannedChapter], out_dir: Path, bi
         duration=round(duration, 3),
         page_has_chapters=spec.page_chapters,
         voices=voices,
-        chapters=chapters,
-        utterances=utterances,
-        non_speech=non_speech,
+        # Built as dicts while the timeline is laid (ends and page times come last), then typed.
+        chapters=[
+            TrueChapter(c["title"], c["true_start"], c["true_end"], c["page_start"], c["text"]) for c in chapters
+        ],
+        utterances=[Utterance(**u) for u in utterances],
+        non_speech=[Span(**s) for s in non_speech],
     )
 
 
@@ -797,7 +783,7 @@ def write_page(truth: Truth, path: Path) -> None:
     ]
     if truth.page_has_chapters:
         lines += ["```", "## Timestamps "]
-        lines += [f"{format_timestamp(c['page_start'])} {c['title']}" for c in truth.chapters]
+        lines += [f"{format_timestamp(c.page_start or 0)} {c.title}" for c in truth.chapters]
         lines += ["```", ""]
     lines += [
         "## About the Speaker",
@@ -820,7 +806,7 @@ def build(spec: TalkSpec, out_dir: Path, synth: Synthesizer, jobs: int, bitrate:
     speak_all(synth, [u for c in planned for u in c.utterances], jobs)
     truth = render_talk(spec, planned, out_dir, bitrate)
     write_page(truth, out_dir / "page.md")
-    atomic_write_text(out_dir / "truth.json", json.dumps(asdict(truth), indent=1, ensure_ascii=False) + "\n")
+    atomic_write_text(out_dir / "truth.json", truth_text(truth))
     return truth
 
 
@@ -870,7 +856,7 @@ def main(argv: list[str] | None = None) -> int:
     synth = Synthesizer(args.cache)
     for spec in specs:
         truth = build(spec, out_root / spec.name, synth, args.jobs, bitrate)
-        words = sum(len(c["text"].split()) for c in truth.chapters)
+        words = sum(len(c.text.split()) for c in truth.chapters)
         print(
             f"{spec.name}: {truth.duration / 60:.1f} min, {len(truth.chapters)} chapters, {words} words, "
             f"{len(set(truth.voices.values()))} voices -> {out_root / spec.name}",

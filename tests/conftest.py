@@ -58,8 +58,8 @@ def speech_media(tmp_path_factory, jfk_flac) -> Path:
 
 @pytest.fixture
 def media_server(speech_media):
-    """tests/mediaserver.py serving ``speech_media`` on 127.0.0.1 (fresh hit counters per test)."""
-    from mediaserver import MediaServer
+    """evalkit/mediaserver.py serving ``speech_media`` on 127.0.0.1 (fresh hit counters per test)."""
+    from evalkit.mediaserver import MediaServer
 
     with MediaServer(speech_media) as server:
         yield server

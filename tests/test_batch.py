@@ -24,7 +24,7 @@ import pytest
 from pipeline import pages
 from pipeline.runner import RATE_LIMIT_STRIKES, TRACE_ENV
 
-from mediaserver import MediaServer
+from evalkit.mediaserver import MediaServer
 from test_run import EXAMPLE_AUDIO, make_page, run_cli
 
 REPO = Path(__file__).resolve().parent.parent

@@ -101,3 +101,44 @@ def test_wheel_ships_the_configs(tmp_path):
     for name in ("default.toml", "gpu.toml"):
         assert f"pipeline/configs/{name}" in names
     assert configs_dir().joinpath("default.toml").is_file()
+
+
+# -- the command line's config flags: one table (pipeline/cli_options.py) --------------------
+
+SAMPLE_VALUES = {str: "x", int: 3, float: 0.5, bool: False}
+
+
+def test_every_config_flag_names_a_real_option_and_has_help():
+    from pipeline.cli_options import CONFIG_FLAGS, flag_type
+
+    defaults = load_config().to_dict()
+    assert len({f.parameter for f in CONFIG_FLAGS}) == len(CONFIG_FLAGS)
+    for flag in CONFIG_FLAGS:
+        assert flag.option in defaults[flag.section], flag
+        assert flag.help.strip(), flag
+        assert flag_type(flag) in SAMPLE_VALUES
+
+
+def test_each_config_flag_reaches_its_section():
+    from pipeline.cli_options import CONFIG_FLAGS, build_config, flag_type
+
+    for flag in CONFIG_FLAGS:
+        value = SAMPLE_VALUES[flag_type(flag)]
+        config = build_config(None, {flag: value})
+        expected = ("x",) if flag.option == "export" else value
+        assert getattr(getattr(config, flag.section), flag.option) == expected, flag
+    untouched = build_config(None, {flag: None for flag in CONFIG_FLAGS})
+    assert untouched == load_config()
+
+
+def test_the_cli_takes_every_flag_of_the_table_and_no_dead_one():
+    from pipeline.cli import app
+    from pipeline.cli_options import CONFIG_FLAGS
+    from typer.testing import CliRunner
+
+    help_text = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "300"}).output
+    for flag in CONFIG_FLAGS:
+        for name in flag.decls.split("/"):
+            assert name in help_text, name
+    refused = CliRunner().invoke(app, ["run", "--only-missing", "."])
+    assert refused.exit_code == 2 and "No such option" in refused.output

@@ -19,12 +19,16 @@ from pipeline.context import (
     page_vocabulary,
     prompt_for,
 )
+from pipeline.glossary import load_glossary
 from pipeline.pages import Chapter, Page, Video, read_page, scan
 
 from conftest import FIXTURES, whisper_transcription
 
 # Whisper allows n_text_ctx // 2 - 1 prompt tokens.
 WHISPER_PROMPT_LIMIT = 448 // 2 - 1
+
+
+GLOSSARY = load_glossary()  # the shipped one, as the runner loads it
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +42,18 @@ def corpus_pages(corpus_dir):
 
 
 def test_vocabulary_holds_the_pages_names_and_terms(corpus_dir):
-    lux = page_vocabulary(read_page(corpus_dir / "2021" / "37-doris-lux.md"))
+    lux = page_vocabulary(read_page(corpus_dir / "2021" / "37-doris-lux.md"), GLOSSARY)
     assert lux[0] == "Doris Lee"  # speakers first
     assert {"pandas", "Matplotlib", "Lux", "Data Umbrella", "Reshama"} <= set(lux)
     assert not {"How", "What", "Can", "Is"} & set(lux)  # a question's first word is no name
-    pymc = page_vocabulary(read_page(corpus_dir / "2022" / "62-mitzi-bayesian.md"))
+    pymc = page_vocabulary(read_page(corpus_dir / "2022" / "62-mitzi-bayesian.md"), GLOSSARY)
     assert "Stan" in pymc  # from the #stan tag, in the glossary's spelling
     assert len(pymc) == len({v.lower() for v in pymc})
 
 
 def test_prompt_reads_like_text_and_names_the_speakers(corpus_dir, tokenizer):
     page = read_page(corpus_dir / "2022" / "42-gonzalo-github-actions.md")
-    context = build_prompt(page, tokenizer)
+    context = build_prompt(page, tokenizer, glossary=GLOSSARY)
     assert context.initial_prompt is None  # hotwords reach every window; sent once
     text = context.hotwords
     assert text.startswith("Data Umbrella webinar: ") and text.endswith(".")
@@ -61,19 +65,19 @@ def test_prompt_reads_like_text_and_names_the_speakers(corpus_dir, tokenizer):
 def test_every_corpus_prompt_fits_whisper_even_when_estimated(corpus_pages, tokenizer):
     assert len(corpus_pages) > 100
     for page in corpus_pages:
-        exact = build_prompt(page, tokenizer).hotwords
-        estimated = build_prompt(page).hotwords  # no tokenizer: the estimate must err high
+        exact = build_prompt(page, tokenizer, glossary=GLOSSARY).hotwords
+        estimated = build_prompt(page, glossary=GLOSSARY).hotwords  # no tokenizer: the estimate must err high
         for text in (exact, estimated):
             if text is not None:
                 assert count_tokens(text, tokenizer) <= PROMPT_MAX_TOKENS < WHISPER_PROMPT_LIMIT, page.path
-        tight = build_prompt(page, tokenizer, max_tokens=20).hotwords
+        tight = build_prompt(page, tokenizer, max_tokens=20, glossary=GLOSSARY).hotwords
         if tight is not None:
             assert count_tokens(tight, tokenizer) <= 20 and tight.startswith("Data Umbrella webinar")
 
 
 def test_a_bare_page_gives_a_short_prompt_and_an_empty_one_none():
-    assert build_prompt(Page(path="x.md", title="", state="needs-transcript")) == PromptContext()
-    bare = build_prompt(Page(path="x.md", title="Career Advice", state="needs-transcript"))
+    assert build_prompt(Page(path="x.md", title="", state="needs-transcript"), glossary=GLOSSARY) == PromptContext()
+    bare = build_prompt(Page(path="x.md", title="Career Advice", state="needs-transcript"), glossary=GLOSSARY)
     assert bare.hotwords == "Data Umbrella webinar: Career Advice."
 
 
@@ -81,9 +85,9 @@ def test_prompt_is_switchable_off_and_kept_out_of_sequential_decoding(corpus_dir
     page = read_page(corpus_dir / "2020" / "20-marco-pandas.md")
     options = load_config().transcribe
     assert options.use_page_context and options.batch_size > 1
-    assert prompt_for(page, options).hotwords
-    assert prompt_for(page, dataclasses.replace(options, use_page_context=False)) == PromptContext()
-    assert prompt_for(page, dataclasses.replace(options, batch_size=1)) == PromptContext()
+    assert prompt_for(page, options, glossary=GLOSSARY).hotwords
+    assert prompt_for(page, dataclasses.replace(options, use_page_context=False), glossary=GLOSSARY) == PromptContext()
+    assert prompt_for(page, dataclasses.replace(options, batch_size=1), glossary=GLOSSARY) == PromptContext()
 
 
 def _sklearn_page() -> Page:
@@ -108,7 +112,7 @@ def test_page_context_gets_names_right_with_the_real_model(whisper_tiny_cpu):
     # tiny.en writes "Rishama" and "ticket learn".
     clip = FIXTURES / "context" / "reshama-scikit-learn.ogg"
     pipeline = BatchedInferencePipeline(whisper_tiny_cpu)
-    context = build_prompt(_sklearn_page(), whisper_tiny_cpu.hf_tokenizer)
+    context = build_prompt(_sklearn_page(), whisper_tiny_cpu.hf_tokenizer, glossary=GLOSSARY)
 
     plain = " ".join(s.text for s in whisper_transcription(pipeline, clip, batch_size=8).segments)
     prompted = " ".join(
@@ -129,7 +133,7 @@ def test_prompt_gives_no_words_on_silence(whisper_tiny_cpu, batched):
     room_tone = np.random.default_rng(1).normal(0.0, 10 ** (-60 / 20), 20 * 16000).astype(np.float32)
     model = BatchedInferencePipeline(whisper_tiny_cpu) if batched else whisper_tiny_cpu
     extra = {"batch_size": 8} if batched else {}
-    hotwords = build_prompt(_sklearn_page()).hotwords
+    hotwords = build_prompt(_sklearn_page(), glossary=GLOSSARY).hotwords
     assert whisper_transcription(model, room_tone, hotwords=hotwords, **extra).words == []
 
 
@@ -139,7 +143,7 @@ def test_prompt_is_not_written_after_speech(whisper_tiny_cpu, jfk_flac):
     # one reason prompt_for keeps the prompt out of it.)
     speech = decode_audio(str(jfk_flac))
     room_tone = np.random.default_rng(1).normal(0.0, 10 ** (-60 / 20), 20 * 16000).astype(np.float32)
-    hotwords = build_prompt(_sklearn_page()).hotwords
+    hotwords = build_prompt(_sklearn_page(), glossary=GLOSSARY).hotwords
     pipeline = BatchedInferencePipeline(whisper_tiny_cpu)
 
     spoken = whisper_transcription(pipeline, np.concatenate([speech, room_tone]), hotwords=hotwords, batch_size=8)

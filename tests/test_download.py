@@ -1,4 +1,4 @@
-"""download(): the real yt-dlp against tests/mediaserver.py on 127.0.0.1, then the real prepare()."""
+"""download(): the real yt-dlp against scripts/evalkit/mediaserver.py on 127.0.0.1, then the real prepare()."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pipeline.audio import AudioError, prepare
+from pipeline.cache import Cache
 from pipeline.config import ConfigError, load_config
 from pipeline.download import (
     FORBIDDEN,
@@ -30,12 +31,11 @@ from pipeline.download import (
     cached_media,
     check_options,
     download,
-    media_dir,
     media_key,
     remove_cached,
 )
 
-from mediaserver import MediaServer
+from evalkit.mediaserver import MediaServer
 
 REPO = Path(__file__).resolve().parent.parent
 JFK_SECONDS = 11.0
@@ -93,12 +93,12 @@ def test_a_key_is_always_a_plain_file_name(text):
     key = media_key(text)
     assert re.fullmatch(r"[A-Za-z0-9_-]+", key)
     assert media_key(text) == key
-    assert media_dir("/cache", key).parent == Path("/cache/media")
+    assert Cache(Path("/cache")).media_dir(key).parent == Path("/cache/media")
 
 
 def test_media_dir_refuses_an_unsafe_key():
     with pytest.raises(ValueError):
-        media_dir("/cache", "../etc")
+        Cache(Path("/cache")).media_dir("../etc")
 
 
 # -- downloading real audio --------------------------------------------------------------
@@ -108,11 +108,11 @@ def test_media_dir_refuses_an_unsafe_key():
 def test_download_and_prepare_real_speech(media_server, speech_media, tmp_path, name):
     url = media_server.url(name)
     seen: list[tuple[int, int | None]] = []
-    media = download(url, tmp_path, options(), progress=lambda done, total: seen.append((done, total)))
+    media = download(url, Cache(tmp_path), options(), progress=lambda done, total: seen.append((done, total)))
 
     size = (speech_media / name).stat().st_size
     assert not media.from_cache
-    assert media.key == media_key(url) and media.path.parent == media_dir(tmp_path, media.key)
+    assert media.key == media_key(url) and media.path.parent == Cache(tmp_path).media_dir(media.key)
     assert media.path.read_bytes() == (speech_media / name).read_bytes()
     assert seen and seen[-1] == (size, size)
     record = json.loads((media.path.parent / RECORD_NAME).read_text())
@@ -124,24 +124,24 @@ def test_download_and_prepare_real_speech(media_server, speech_media, tmp_path, 
 
     # The second time the cache answers: not one request reaches the server.
     hits = dict(media_server.hits)
-    again = download(url, tmp_path, options())
+    again = download(url, Cache(tmp_path), options())
     assert again.from_cache and again.path == media.path
     assert dict(media_server.hits) == hits
-    assert cached_media(url, tmp_path) == again
+    assert cached_media(url, Cache(tmp_path)) == again
 
 
 def test_nothing_is_cached_before_a_download(media_server, tmp_path):
-    assert cached_media(media_server.url("jfk.mp3"), tmp_path) is None
+    assert cached_media(media_server.url("jfk.mp3"), Cache(tmp_path)) is None
 
 
 def test_a_file_without_its_record_is_fetched_again(media_server, speech_media, tmp_path):
     # As after a power loss between yt-dlp's rename and our record: the file is not trusted.
     url = media_server.url("jfk.ogg")
-    media = download(url, tmp_path, options())
+    media = download(url, Cache(tmp_path), options())
     (media.path.parent / RECORD_NAME).unlink()
     media.path.write_bytes(b"\0" * 1000)
-    assert cached_media(url, tmp_path) is None
-    again = download(url, tmp_path, options())
+    assert cached_media(url, Cache(tmp_path)) is None
+    again = download(url, Cache(tmp_path), options())
     assert not again.from_cache
     assert again.path.read_bytes() == (speech_media / "jfk.ogg").read_bytes()
 
@@ -151,18 +151,18 @@ def test_a_cut_connection_leaves_nothing_usable_and_the_next_run_resumes(media_s
     size = (speech_media / "jfk.flac").stat().st_size
     media_server.cut_after("jfk.flac", 100_000)
     with pytest.raises(DownloadError) as caught:
-        download(url, tmp_path, options(retries=0))
+        download(url, Cache(tmp_path), options(retries=0))
     assert "connection lost before the download finished" in one_line(caught.value)
     assert not isinstance(caught.value, RateLimitedError)
 
-    folder = media_dir(tmp_path, media_key(url))
-    assert cached_media(url, tmp_path) is None
+    folder = Cache(tmp_path).media_dir(media_key(url))
+    assert cached_media(url, Cache(tmp_path)) is None
     assert not (folder / RECORD_NAME).exists()
     assert [p.name for p in folder.iterdir()] == ["media.flac.part"]  # kept to resume, never used
     assert (folder / "media.flac.part").stat().st_size == 100_000
 
     media_server.clear_cuts()
-    media = download(url, tmp_path, options(retries=0))
+    media = download(url, Cache(tmp_path), options(retries=0))
     assert media_server.range_requests["/jfk.flac"] == ["bytes=100000-"]  # resumed, not redone
     assert media.path.read_bytes() == (speech_media / "jfk.flac").read_bytes()
     assert media.path.stat().st_size == size
@@ -171,20 +171,19 @@ def test_a_cut_connection_leaves_nothing_usable_and_the_next_run_resumes(media_s
 
 def test_retries_heal_a_cut_within_one_call(media_server, speech_media, tmp_path):
     media_server.cut_after("jfk.wav", 50_000, times=2)  # the probe and the first download attempt
-    media = download(media_server.url("jfk.wav"), tmp_path, options(retries=2))
+    media = download(media_server.url("jfk.wav"), Cache(tmp_path), options(retries=2))
     assert media.path.read_bytes() == (speech_media / "jfk.wav").read_bytes()
 
 
 def test_a_killed_download_is_resumed_by_the_next_run(speech_media, tmp_path):
     with MediaServer(speech_media, throttle_bytes_per_s=150_000) as server:
         url = server.url("jfk.flac")
-        part = media_dir(tmp_path, media_key(url)) / "media.flac.part"
+        part = Cache(tmp_path).media_dir(media_key(url)) / "media.flac.part"
         script = textwrap.dedent(f"""
-            import sys
-            sys.path.insert(0, {str(REPO)!r})
             from pipeline.config import load_config
+            from pipeline.cache import Cache
             from pipeline.download import download
-            download({url!r}, {str(tmp_path)!r}, load_config().download)
+            download({url!r}, Cache.at({str(tmp_path)!r}), load_config().download)
         """)
         child = subprocess.Popen([sys.executable, "-c", script])
         try:
@@ -197,10 +196,10 @@ def test_a_killed_download_is_resumed_by_the_next_run(speech_media, tmp_path):
             child.kill()  # SIGKILL: no cleanup runs
             child.wait()
         kept = part.stat().st_size
-        assert cached_media(url, tmp_path) is None
+        assert cached_media(url, Cache(tmp_path)) is None
 
         server.throttle_bytes_per_s = None
-        media = download(url, tmp_path, options())
+        media = download(url, Cache(tmp_path), options())
         assert server.range_requests["/jfk.flac"] == [f"bytes={kept}-"]
         assert media.path.read_bytes() == (speech_media / "jfk.flac").read_bytes()
 
@@ -221,10 +220,10 @@ def test_a_killed_download_is_resumed_by_the_next_run(speech_media, tmp_path):
 def test_a_failed_download_is_one_line_and_leaves_no_entry(media_server, tmp_path, path, reason):
     url = media_server.url(path)
     with pytest.raises(DownloadError) as caught:
-        download(url, tmp_path, options(retries=2))
+        download(url, Cache(tmp_path), options(retries=2))
     assert one_line(caught.value) == f"{reason} ({url})"
     assert caught.value.reason == reason and not isinstance(caught.value, RateLimitedError)
-    assert not media_dir(tmp_path, media_key(url)).exists()
+    assert not Cache(tmp_path).media_dir(media_key(url)).exists()
     # Only a transient failure is worth asking again.
     assert media_server.hits["/" + path] == (3 if path == "status/500" else 1)
 
@@ -237,7 +236,7 @@ def test_rate_limiting_backs_off_longer_then_says_how_to_slow_down(media_server,
     caplog.set_level("WARNING", logger="pipeline.download")
     url = media_server.url("status/429")
     with pytest.raises(RateLimitedError) as caught:
-        download(url, tmp_path, options(retries=2, retry_wait=0.01))
+        download(url, Cache(tmp_path), options(retries=2, retry_wait=0.01))
     message = one_line(caught.value)
     assert message == f"{RATE_LIMITED} ({url})"
     assert "--sleep-requests" in message and "--cookies" in message
@@ -248,7 +247,7 @@ def test_rate_limiting_backs_off_longer_then_says_how_to_slow_down(media_server,
 def test_transient_errors_back_off_exponentially(media_server, tmp_path, caplog):
     caplog.set_level("WARNING", logger="pipeline.download")
     with pytest.raises(DownloadError):
-        download(media_server.url("status/503"), tmp_path, options(retries=3, retry_wait=0.01))
+        download(media_server.url("status/503"), Cache(tmp_path), options(retries=3, retry_wait=0.01))
     assert retry_waits(caplog) == [0.01, 0.02, 0.04]
 
 
@@ -261,7 +260,7 @@ def test_a_playlist_is_refused_before_anything_is_fetched(media_server, tmp_path
     feed.write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>A podcast</title>{items}</channel></rss>')
     try:
         with pytest.raises(DownloadError) as caught:
-            download(media_server.url("feed.xml"), tmp_path, options())
+            download(media_server.url("feed.xml"), Cache(tmp_path), options())
     finally:
         feed.unlink()
     assert one_line(caught.value).startswith(IS_PLAYLIST)
@@ -273,7 +272,7 @@ def test_corrupt_bytes_served_as_audio_fail_in_prepare_and_can_be_forgotten(medi
     junk.write_bytes(random.Random(7).randbytes(60_000))  # seeded: about 1 in 150 random files parse as a container
     try:
         url = media_server.url("junk.mp3")
-        media = download(url, tmp_path, options())  # yt-dlp cannot tell: the server says audio/mpeg
+        media = download(url, Cache(tmp_path), options())  # yt-dlp cannot tell: the server says audio/mpeg
         with pytest.raises(AudioError) as caught:
             prepare(media.path, tmp_path / "audio" / f"{media.key}.wav")
     finally:
@@ -281,13 +280,13 @@ def test_corrupt_bytes_served_as_audio_fail_in_prepare_and_can_be_forgotten(medi
     assert one_line(caught.value).startswith("not audio, or corrupt")
     assert not (tmp_path / "audio" / f"{media.key}.wav").exists()
     remove_cached(media)
-    assert cached_media(url, tmp_path) is None
+    assert cached_media(url, Cache(tmp_path)) is None
 
 
 def test_an_unreachable_host_is_a_network_error(tmp_path):
     url = "http://127.0.0.1:9/talk.mp3"  # the discard port: nothing listens
     with pytest.raises(DownloadError) as caught:
-        download(url, tmp_path, options(retries=1))
+        download(url, Cache(tmp_path), options(retries=1))
     assert one_line(caught.value).startswith("network error:")
 
 
@@ -297,9 +296,9 @@ def test_an_unreachable_host_is_a_network_error(tmp_path):
 def test_local_paths_and_file_urls_are_used_in_place(speech_media, tmp_path):
     source = speech_media / "jfk.m4a"
     for url in (str(source), source.as_uri()):
-        media = download(url, tmp_path / "cache", options())
+        media = download(url, Cache(tmp_path / "cache"), options())
         assert media.path == source.resolve() and media.key.startswith("file-") and media.from_cache
-        assert cached_media(url, tmp_path / "cache") == media
+        assert cached_media(url, Cache(tmp_path / "cache")) == media
     assert not (tmp_path / "cache").exists()  # nothing copied, nothing created
     assert prepare(media.path, tmp_path / "key.wav").duration == pytest.approx(JFK_SECONDS, abs=0.06)
 
@@ -315,7 +314,7 @@ def test_a_changed_local_file_gets_a_new_key(speech_media, tmp_path):
 @pytest.mark.parametrize("url", ["/no/such/talk.mp3", "file:///no/such/talk.mp3", "./missing.wav"])
 def test_a_missing_local_file_is_a_clear_error(tmp_path, url):
     with pytest.raises(DownloadError) as caught:
-        download(url, tmp_path, options())
+        download(url, Cache(tmp_path), options())
     assert one_line(caught.value) == f"no such file ({url})"
 
 
@@ -326,7 +325,7 @@ def test_a_bad_rate_limit_is_a_config_error(media_server, tmp_path):
     with pytest.raises(ConfigError, match=r'^\[download\] invalid rate limit "fast" given$'):
         check_options(options(rate_limit="fast"))
     with pytest.raises(ConfigError, match="rate limit"):
-        download(media_server.url("jfk.mp3"), tmp_path, options(rate_limit="fast"))
+        download(media_server.url("jfk.mp3"), Cache(tmp_path), options(rate_limit="fast"))
     assert media_server.hits["/jfk.mp3"] == 0
 
 
@@ -338,7 +337,7 @@ def test_an_unknown_browser_is_a_config_error():
 
 def test_a_missing_cookie_file_is_a_config_error(media_server, tmp_path):
     with pytest.raises(ConfigError, match="cookies"):
-        download(media_server.url("jfk.mp3"), tmp_path, options(cookies=str(tmp_path / "cookies.txt")))
+        download(media_server.url("jfk.mp3"), Cache(tmp_path), options(cookies=str(tmp_path / "cookies.txt")))
 
 
 def test_pacing_and_speed_options_reach_yt_dlp(media_server, speech_media, tmp_path):
@@ -347,7 +346,7 @@ def test_pacing_and_speed_options_reach_yt_dlp(media_server, speech_media, tmp_p
     cookies.write_text("# Netscape HTTP Cookie File\n")
     media = download(
         media_server.url("jfk.ogg"),
-        tmp_path,
+        Cache(tmp_path),
         options(rate_limit="4M", sleep_requests=0.05, sleep_interval=0.05, cookies=str(cookies)),
     )
     assert media.path.read_bytes() == (speech_media / "jfk.ogg").read_bytes()

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from pipeline import pages
 
-from mediaserver import MediaServer
+from evalkit.mediaserver import MediaServer
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_AUDIO = REPO / "examples" / "media" / "intro-to-terminal.ogg"
@@ -244,12 +244,11 @@ TALK = Path(__file__).resolve().parent / "fixtures" / "talks" / "five-chapters"
 
 def test_unseen_multi_speaker_talk_lands_in_its_chapters_at_bare_whisper_accuracy(tmp_path):
     """Three voices, five chapters whose page times are off by up to 4 s (see truth.json)."""
-    sys.path.insert(0, str(REPO / "scripts"))
     from pipeline.config import load_config
 
-    import evallib
+    import evalkit
 
-    truth = evallib.load_truth(TALK / "truth.json")
+    truth = evalkit.load_truth(TALK / "truth.json")
     folder = tmp_path / "media"
     folder.mkdir()
     shutil.copy(TALK / "audio.ogg", folder / "talk.ogg")
@@ -265,16 +264,16 @@ def test_unseen_multi_speaker_talk_lands_in_its_chapters_at_bare_whisper_accurac
 
     # every byte outside the Transcript section is as it was
     assert before.endswith(b"## Transcript\n") and written.startswith(before)
-    score = evallib.score_draft(truth, pages.read_transcript(page))
+    score = evalkit.score_draft(truth, pages.read_transcript(page))
     assert score.chapters.share >= 0.995, score.to_json()
     assert all(e is not None and e <= 1.5 for e in score.chapters.boundary_errors), score.to_json()
     # paragraphs a person can read: none over 250 words, most between 40 and 150
     assert score.paragraphs.max <= 250
     assert 40 <= score.paragraphs.median <= 150, score.to_json()
 
-    settings = evallib.BareSettings.from_config(load_config())
-    bare_text = evallib.bare_transcribe(evallib.load_bare_model(settings), folder / "talk.ogg", settings)
-    bare = evallib.word_error_rate(truth.reference_text, bare_text)
+    settings = evalkit.BareSettings.from_config(load_config())
+    bare_text = evalkit.bare_transcribe(evalkit.load_bare_model(settings), folder / "talk.ogg", settings)
+    bare = evalkit.word_error_rate(truth.reference_text, bare_text)
     assert score.wer.wer <= bare.wer + 0.005, (score.wer, bare)
 
 

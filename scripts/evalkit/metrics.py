@@ -1,7 +1,8 @@
-"""Metrics for the evaluation set: pure functions over text, a talk's truth.json and a draft.
+"""Metrics for the evaluation set: pure functions over text, a talk's truth and a draft.
 
 Used by ``scripts/evaluate.py`` and ``scripts/bench.py``, unit-tested by
-``tests/test_evallib.py`` (``sys.path.insert(0, "scripts")``). No model runs here.
+``tests/test_evallib.py`` and ``tests/test_terms.py``. No model runs here, no process
+starts, no file is read (``evalkit.harness`` does that; ``evalkit.truth`` reads truth.json).
 
 How each figure is measured (the README of the evaluation, in short):
 
@@ -43,14 +44,14 @@ How each figure is measured (the README of the evaluation, in short):
 
 from __future__ import annotations
 
-import json
 import re
-import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 import jiwer
+
+from .truth import Truth
 
 NORMALIZER = "whisper_normalizer.english.EnglishTextNormalizer (Whisper's English normaliser)"
 
@@ -135,77 +136,6 @@ def parse_draft(body: str) -> list[DraftChapter]:
     return chapters
 
 
-# ---------------------------------------------------------------- the truth
-
-
-@dataclass
-class TrueChapter:
-    title: str
-    start: float
-    end: float
-    page_start: float | None
-    text: str
-
-
-@dataclass
-class Span:
-    kind: str  # "music" | "noise" | "silence"
-    start: float
-    end: float
-
-
-@dataclass
-class Utterance:
-    chapter: int
-    speaker: str
-    voice: str
-    start: float
-    end: float
-    text: str
-
-
-@dataclass
-class Truth:
-    name: str
-    duration: float
-    page_has_chapters: bool
-    chapters: list[TrueChapter]
-    utterances: list[Utterance]
-    non_speech: list[Span]
-    folder: Path | None = None
-
-    @property
-    def reference_text(self) -> str:
-        return " ".join(u.text for u in self.utterances)
-
-    @property
-    def audio_path(self) -> Path | None:
-        return self.folder / "audio.ogg" if self.folder else None
-
-
-def load_truth(path: str | Path) -> Truth:
-    """Read a talk's truth.json (a folder holding one, or the file itself)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "truth.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return Truth(
-        name=data["name"],
-        duration=float(data["duration"]),
-        page_has_chapters=bool(data["page_has_chapters"]),
-        chapters=[
-            TrueChapter(c["title"], float(c["true_start"]), float(c["true_end"]), c.get("page_start"), c["text"])
-            for c in data["chapters"]
-        ],
-        utterances=[
-            Utterance(u["chapter"], u["speaker"], u["voice"], u["start"], u["end"], u["text"])
-            for u in data["utterances"]
-        ],
-        non_speech=[Span(s["kind"], float(s["start"]), float(s["end"])) for s in data["non_speech"]],
-        folder=path.parent,
-    )
-
-
 @dataclass(frozen=True)
 class RefWord:
     text: str  # normalised
@@ -227,7 +157,7 @@ def reference_words(truth: Truth) -> list[RefWord]:
         weights = [len(w) + 1 for w in words]
         per_unit = (u.end - u.start) / sum(weights)
         t = u.start
-        for word, weight in zip(words, weights):
+        for word, weight in zip(words, weights, strict=True):
             out.append(RefWord(word, u.chapter, t, t + weight * per_unit))
             t += weight * per_unit
     return out
@@ -349,7 +279,7 @@ def score_chapters(truth: Truth, draft: list[DraftChapter]) -> ChapterScore:
     hyp: list[str] = []
     hyp_draft_chapter: list[int | None] = []
     first_word_of: dict[int, int] = {}  # true chapter -> index of the first hypothesis word of its draft chapter
-    for chapter, label in zip(draft, labels):
+    for chapter, label in zip(draft, labels, strict=True):
         words = normalized_words(chapter.text)
         if label is not None and words and label not in first_word_of:
             first_word_of[label] = len(hyp)
@@ -367,10 +297,8 @@ def score_chapters(truth: Truth, draft: list[DraftChapter]) -> ChapterScore:
         k = first_word_of.get(c)
         while k is not None and k < len(hyp) and hyp_draft_chapter[k] == c and alignment[k][0] is None:
             k += 1
-        if k is None or k >= len(hyp) or hyp_draft_chapter[k] != c:
-            errors.append(None)
-        else:
-            errors.append(abs(ref[alignment[k][0]].start - truth.chapters[c].start))
+        matched = alignment[k][0] if k is not None and k < len(hyp) and hyp_draft_chapter[k] == c else None
+        errors.append(None if matched is None else abs(ref[matched].start - truth.chapters[c].start))
     return ChapterScore(len(hyp), in_chapter, errors)
 
 
@@ -591,9 +519,9 @@ def score_terms(reference: str, hypothesis: str, terms) -> TermScore:
                     if chunk.ref_start_idx + k >= 1:
                         ref_to_hyp[chunk.ref_start_idx + k - 1] = chunk.hyp_start_idx + k - 1
     for start, length, term in occurrences:
-        at = [ref_to_hyp.get(start + j) for j in range(length)]
+        at = [h for h in (ref_to_hyp.get(start + j) for j in range(length)) if h is not None]
         right = (
-            None not in at
+            len(at) == length
             and all(at[j] == at[0] + j for j in range(length))
             and all(hyp[at[j]] == ref[start + j] for j in range(length))
         )
@@ -603,255 +531,19 @@ def score_terms(reference: str, hypothesis: str, terms) -> TermScore:
             counts[0] += 1
             score.right += 1
         else:
-            written = " ".join(hyp[h] for h in at if h is not None) or "(nothing)"
+            written = " ".join(hyp[h] for h in at) or "(nothing)"
             score.misses.append((" ".join(ref[start : start + length]), written))
     return score
 
 
-def talk_terms(truth: Truth, speakers=(), glossary_terms=None) -> list[str]:
+def talk_terms(truth: Truth, speakers: Iterable[str], glossary_terms: Iterable[str]) -> list[str]:
     """The names and project terms checked in a talk: the glossary's canonical forms, the page's speakers
     (whole and each word: "Hugo Bowne-Anderson", "Hugo", "Bowne-Anderson") and the truth's speaker labels
-    that are names (capitalised: "Reshama"; not "speaker" or "host")."""
-    if glossary_terms is None:
-        sys.path.insert(0, str(REPO))
-        from pipeline.glossary import load_glossary
-
-        glossary_terms = load_glossary().canonical_forms
+    that are names (capitalised: "Reshama"; not "speaker" or "host"). ``glossary_terms``: e.g.
+    ``pipeline.glossary.load_glossary().canonical_forms``."""
     names = set(glossary_terms)
     for speaker in speakers:
         names.add(speaker)
         names.update(term_tokens(speaker))
     names.update(u.speaker for u in truth.utterances if u.speaker[:1].isupper())
     return sorted(n for n in names if term_tokens(n))
-
-
-def page_speakers(talk: Path) -> list[str]:
-    """The speakers the talk's page names (pipeline.pages reads them)."""
-    sys.path.insert(0, str(REPO))
-    from pipeline.pages import read_page
-
-    return list(read_page(talk / "page.md").speakers)
-
-
-# ---------------------------------------------------------------- running things (evaluate.py, bench.py)
-
-REPO = Path(__file__).resolve().parent.parent
-EVAL_TALKS = REPO / "eval" / "talks"
-FIXTURE_TALKS = REPO / "tests" / "fixtures" / "talks"
-VIDEO_PLACEHOLDER = "{VIDEO_URL}"
-
-
-@dataclass
-class BareSettings:
-    """What bare faster-whisper is run with: the pipeline's model and decoding settings, nothing else of ours."""
-
-    model: str
-    device: str
-    compute_type: str
-    cpu_threads: int
-    language: str
-    beam_size: int
-    batch_size: int  # > 1: BatchedInferencePipeline
-    word_timestamps: bool = True
-    vad_filter: bool = True
-
-    @classmethod
-    def from_config(cls, config, *, batch_size: int | None = None) -> BareSettings:
-        return cls(
-            model=config.model.name,
-            device=config.model.device,
-            compute_type=config.model.compute_type,
-            cpu_threads=config.model.cpu_threads,
-            language=config.transcribe.language,
-            beam_size=config.transcribe.beam_size,
-            batch_size=config.transcribe.batch_size if batch_size is None else batch_size,
-        )
-
-
-def load_bare_model(settings: BareSettings):
-    """A plain faster_whisper.WhisperModel, on the device and compute type the pipeline would choose."""
-    import ctranslate2
-    from faster_whisper import WhisperModel
-
-    sys.path.insert(0, str(REPO))
-    from pipeline.transcribe import choose_device_and_compute, cpu_thread_count, resolve_model_path
-
-    cuda = ctranslate2.get_cuda_device_count()
-    device, _ = choose_device_and_compute(settings.device, settings.compute_type, cuda_devices=cuda)
-    device, compute_type = choose_device_and_compute(
-        device, settings.compute_type, cuda_devices=cuda, supported=ctranslate2.get_supported_compute_types(device)
-    )
-    return WhisperModel(
-        resolve_model_path(settings.model),
-        device=device,
-        compute_type=compute_type,
-        cpu_threads=cpu_thread_count(settings.cpu_threads),
-    )
-
-
-def bare_transcribe(model, audio: str | Path, settings: BareSettings) -> str:
-    """The text of bare faster-whisper on a file (sequential, or batched when batch_size > 1)."""
-    from faster_whisper import BatchedInferencePipeline
-
-    common = dict(
-        language=settings.language,
-        beam_size=settings.beam_size,
-        word_timestamps=settings.word_timestamps,
-        vad_filter=settings.vad_filter,
-    )
-    if settings.batch_size > 1:
-        segments, _ = BatchedInferencePipeline(model).transcribe(str(audio), batch_size=settings.batch_size, **common)
-    else:
-        segments, _ = model.transcribe(str(audio), **common)
-    return " ".join(s.text.strip() for s in segments)
-
-
-# A small launcher between us and the measured command. Linux's ru_maxrss of a
-# child counts the memory of the process it was forked from (exec records the
-# old image's peak), so a child forked from this big process (a loaded model)
-# would report at least our size; forked from a fresh small interpreter it
-# reports its own peak. The launcher writes that peak (KiB) to the fd it is given.
-_LAUNCHER = """import os, sys
-fd = int(sys.argv[1])
-pid = os.fork()
-if pid == 0:
-    os.close(fd)
-    os.execvp(sys.argv[2], sys.argv[2:])
-_, status, usage = os.wait4(pid, 0)
-os.write(fd, str(usage.ru_maxrss).encode())
-sys.exit(os.waitstatus_to_exitcode(status) % 256)
-"""
-
-
-@dataclass
-class Measured:
-    returncode: int
-    wall: float  # seconds
-    peak_rss_mb: float  # the command's own peak resident memory (with its waited-for children)
-
-
-def run_measured(cmd: list[str], *, cwd: Path, stdout, stderr) -> Measured:
-    """Run a command to its end; its wall time and its own peak memory."""
-    import os
-    import subprocess
-    import time
-
-    read_end, write_end = os.pipe()
-    start = time.perf_counter()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCHER, str(write_end), *cmd],
-            cwd=cwd,
-            stdout=stdout,
-            stderr=stderr,
-            pass_fds=(write_end,),
-        )
-    finally:
-        os.close(write_end)
-    returncode = proc.wait()
-    wall = time.perf_counter() - start
-    with os.fdopen(read_end) as f:
-        peak_kib = int(f.read() or 0)
-    return Measured(returncode, wall, peak_kib / 1024)
-
-
-@dataclass
-class PipelineRun:
-    wall: float  # seconds, the whole `python -m pipeline run` process
-    peak_rss_mb: float  # the process's peak resident memory
-    returncode: int
-    report: dict | None
-    draft: str | None  # the body written into the page
-    stderr_tail: str = ""
-
-    @property
-    def page_report(self) -> dict:
-        pages = (self.report or {}).get("pages") or [{}]
-        return pages[0]
-
-
-def default_talks() -> list[Path]:
-    """The built evaluation set (eval/talks/*) and the committed test talks."""
-    built = sorted(p.parent for p in EVAL_TALKS.glob("*/truth.json"))
-    return built + sorted(p.parent for p in FIXTURE_TALKS.glob("*/truth.json"))
-
-
-def run_pipeline(talk: Path, work_dir: Path, pipeline_args: list[str]) -> PipelineRun:
-    """`python -m pipeline run` on a copy of the talk's page, its audio served over loopback, from an empty cache."""
-    import shutil
-    import subprocess
-    import tempfile
-
-    sys.path.insert(0, str(REPO / "tests"))
-    sys.path.insert(0, str(REPO))
-    from pipeline.pages import read_transcript
-
-    from mediaserver import MediaServer
-
-    if work_dir.exists():
-        shutil.rmtree(work_dir)
-    work_dir.mkdir(parents=True)
-    page = work_dir / f"99-{talk.name}.md"  # event pages are numbered, as in the corpus ("95-joseph-ml-security.md")
-    report_path = work_dir / "report.json"
-    with MediaServer(talk) as server:
-        text = (talk / "page.md").read_text(encoding="utf-8")
-        page.write_text(text.replace(VIDEO_PLACEHOLDER, server.url("audio.ogg")), encoding="utf-8")
-        cmd = [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            str(page),
-            "--cache-dir",
-            str(work_dir / "cache"),
-            "--report",
-            str(report_path),
-            "--force",
-            "--quiet",
-            *pipeline_args,
-        ]
-        with tempfile.TemporaryFile("w+") as err_file:
-            measured = run_measured(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err_file)
-            err_file.seek(0)
-            stderr = err_file.read()
-    report = json.loads(report_path.read_text()) if report_path.is_file() else None
-    draft = None
-    try:
-        draft = read_transcript(page)
-    except Exception as e:  # a page the pipeline could not write is a result, not a crash
-        stderr += f"\nread_transcript: {e}"
-    return PipelineRun(measured.wall, measured.peak_rss_mb, measured.returncode, report, draft, stderr[-2000:])
-
-
-def draft_without_glossary(work_dir: Path, config) -> str:
-    """The draft a run of run_pipeline(talk, work_dir, ...) would have written without the glossary.
-
-    The cache keeps the model's own words (the glossary applies on every use),
-    so this aligns, flags and renders the cached transcription of each video of
-    the run's page exactly as the runner does, minus the spelling fixes: the
-    "before" of a glossary comparison from the same decoding.
-    """
-    sys.path.insert(0, str(REPO))
-    from pipeline import align, flags, render, transcribe
-    from pipeline.pages import read_page
-    from pipeline.schema import RenderedPart
-
-    pages = sorted(work_dir.glob("99-*.md"))
-    transcripts = sorted((work_dir / "cache" / "transcripts").glob("*/*.json"))
-    if len(pages) != 1:
-        raise ValueError(f"{work_dir}: expected one page, found {len(pages)}")
-    page = read_page(pages[0])
-    if len(page.videos) != 1 or len(transcripts) != 1:
-        raise ValueError(
-            f"{work_dir}: only one video with one cached transcription is supported "
-            f"({len(page.videos)} videos, {len(transcripts)} transcriptions)"
-        )
-    video = page.videos[0]
-    transcription = transcribe.read_cached(transcripts[0])
-    if transcription is None:
-        raise ValueError(f"{transcripts[0]}: unreadable cached transcription")
-    alignment = align.align(transcription, video.chapters, config.align)
-    found = flags.flag_segments(transcription.segments, config.flags)
-    return render.render_transcript(
-        [RenderedPart(video.url, video.label, alignment, found)], model=config.model.name, date="0000-00-00"
-    )

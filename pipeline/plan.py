@@ -1,0 +1,74 @@
+"""Which pages a run takes and why it leaves the others: one plan, shared by ``run`` and ``status``."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import pages as pages_mod
+
+TODO = "todo"  # to transcribe and write
+SKIP = "skip"  # reported with its reason
+OTHER_SHARD = "other-shard"  # another machine's page: not ours to report
+UNREADABLE = "unreadable"  # the page could not be read
+
+
+@dataclass(frozen=True)
+class Selection:
+    force: bool = False  # also redo this tool's own unedited drafts
+    limit: int | None = None  # at most this many pages
+    shard: tuple[int, int] | None = None  # (i, n): only pages whose hash falls in shard i of n (1-based)
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    path: str
+    state: str
+    decision: str  # TODO | SKIP | OTHER_SHARD | UNREADABLE
+    reason: str | None = None  # why skipped or unreadable
+    page: pages_mod.Page | None = None  # None when unreadable
+
+
+def plan_pages(items: Iterable[pages_mod.Page | pages_mod.PageError], selection: Selection) -> list[PagePlan]:
+    """A decision for every page ``pages.scan`` found, in its order."""
+    plans: list[PagePlan] = []
+    taken = 0
+    for item in items:
+        if isinstance(item, pages_mod.PageError):
+            plans.append(PagePlan(item.path, UNREADABLE, UNREADABLE, item.reason))
+            continue
+        reason = skip_reason(item, selection)
+        decision = SKIP if reason is not None else TODO
+        if decision == TODO and selection.shard and not in_shard(item.path, *selection.shard):
+            decision = OTHER_SHARD
+        elif decision == TODO and selection.limit is not None and taken >= selection.limit:
+            decision, reason = SKIP, f"beyond --limit {selection.limit}"
+        taken += decision == TODO
+        plans.append(PagePlan(item.path, item.state, decision, reason, item))
+    return plans
+
+
+def in_shard(page_path: str, index: int, count: int) -> bool:
+    """Deterministic split of a backlog across ``count`` machines; ``index`` is 1-based.
+
+    Hashing the page's path (not its position) keeps each page on the same shard
+    when pages are added or removed.
+    """
+    digest = int(hashlib.sha256(page_path.replace("\\", "/").encode()).hexdigest(), 16)
+    return digest % count == index - 1
+
+
+def skip_reason(page: pages_mod.Page, selection: Selection) -> str | None:
+    """Why a run leaves this page alone, or None when the page is one to transcribe."""
+    if page.state == pages_mod.NEEDS_TRANSCRIPT:
+        return None
+    if page.state == pages_mod.HAS_DRAFT:
+        return None if selection.force else "has this tool's draft (use --force to redo it)"
+    return {
+        pages_mod.HAS_TRANSCRIPT: "has a human transcript",
+        pages_mod.NO_TRANSCRIPT_SECTION: "no '## Transcript' section",
+        pages_mod.NO_VIDEO: "no video link",
+        pages_mod.NOT_AN_EVENT: "not an event page",
+    }.get(page.state, f"state {page.state}")

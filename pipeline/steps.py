@@ -1,0 +1,288 @@
+"""The batch's steps: plain functions from inputs to new records, called by the scheduler.
+
+Per video (``runner`` calls them from its threads; a remote executor calls
+:func:`video_step`, the same steps in one call):
+
+- :func:`fetch_audio`: download, then prepare (16 kHz mono), into the cache;
+- :func:`transcribe_video`: the cached transcription, or the model's (fetching the
+  audio again when its WAV is gone);
+- :func:`remove_audio`, :func:`write_exports`, :func:`apply_glossary`: what follows.
+
+Per page: :func:`render_page` (align, flag, render) and :func:`write_page`.
+
+No step changes a record it was given: each returns a new one, so records never
+pass half-filled between threads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import align as align_stage
+from . import audio as audio_stage
+from . import download as download_stage
+from . import export as export_stage
+from . import flags as flags_stage
+from . import glossary as glossary_stage
+from . import pages as pages_mod
+from . import render as render_stage
+from . import transcribe as transcribe_stage
+from .cache import Cache, TranscriptEntry
+from .config import Config
+from .context import PromptContext
+from .hooks import StageHooks
+from .schema import RenderedPart
+
+ModelProvider = Callable[[], transcribe_stage.LoadedModel]
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """Everything needed to turn one video of one page into a transcription."""
+
+    page: pages_mod.Page
+    url: str  # as the page gives it
+    location: str  # what to download: the URL, or a local file's absolute path
+    key: str  # the cache key (download.media_key)
+    context: PromptContext  # the page's names and terms for the model
+    transcript: TranscriptEntry  # where its transcription lives in the cache
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A video's audio, ready for the model; or why it is not."""
+
+    audio_path: Path | None = None
+    audio_seconds: float = 0.0
+    downloaded: bool = False  # fetched from the network this time (not from the cache)
+    timings: Mapping[str, float] = field(default_factory=dict)
+    error: str | None = None  # one line: "download: ...", "prepare: ..."
+    rate_limited: bool = False
+    cached: transcribe_stage.Transcription | None = None  # the transcription, found in the cache instead
+
+    @property
+    def download_failed(self) -> bool:
+        return self.error is not None and not self.error.startswith("prepare:")
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    """A video's transcription (the model's own words, as cached) and how it was had."""
+
+    transcription: transcribe_stage.Transcription
+    downloaded: bool  # some fetch for it went to the network
+    transcribed: bool  # the model ran (not read from the cache)
+    timings: Mapping[str, float]  # of the work done by the step that returned it
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A page's Transcript body, before it is written."""
+
+    body: str
+    warnings: tuple[str, ...]
+    flags: int
+    seconds: float
+
+
+def one_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return " ".join(text.split())
+
+
+def media_location(page: pages_mod.Page, video: pages_mod.Video) -> str:
+    """The URL to download, or a local file's path (relative paths are relative to the page)."""
+    if "://" in video.url or page.source is None:
+        return video.url
+    path = Path(video.url).expanduser()
+    return str(path if path.is_absolute() else (Path(page.source).parent / path).resolve())
+
+
+# -- per video ---------------------------------------------------------------------------
+
+
+def fetch_audio(job: VideoJob, cache: Cache, config: Config, hooks: StageHooks) -> Fetched:
+    """Download (or find in the cache) and prepare a video's audio; failures become ``error``."""
+    try:
+        with cache.lock(f"fetch-{job.key}"):
+            return _download_and_prepare(job, cache, config, hooks)
+    except download_stage.RateLimitedError as e:
+        return Fetched(error=f"download: {one_line(e)}", rate_limited=True)
+    except download_stage.DownloadError as e:
+        return Fetched(error=f"download: {one_line(e)}")
+    except Exception as e:
+        return Fetched(error=f"fetch: {type(e).__name__}: {one_line(e)}")
+
+
+def _download_and_prepare(job: VideoJob, cache: Cache, config: Config, hooks: StageHooks) -> Fetched:
+    page, key = job.page, job.key
+    with hooks.stage("download", page, key, detail=job.url) as downloading:
+        media = download_stage.download(job.location, cache, config.download, progress=hooks.progress(key, "download"))
+        downloading.fields["fetched"] = not media.from_cache
+    downloaded = not media.from_cache
+    try:
+        with hooks.stage("prepare", page, key, detail=job.url) as preparing:
+            prepared = audio_stage.prepare(media.path, cache.audio_path(key))
+            preparing.fields.update(audio_seconds=prepared.duration, prepared=not prepared.from_cache)
+    except audio_stage.AudioError as e:
+        download_stage.remove_cached(media)  # a corrupt download must not be reused next run
+        timings = {"download": downloading.seconds}
+        return Fetched(downloaded=downloaded, timings=timings, error=f"prepare: {one_line(e)}")
+    hooks.observer.stage(page, "fetched", job.url)  # ready, waiting for the model
+    return Fetched(
+        audio_path=prepared.path,
+        audio_seconds=prepared.duration,
+        downloaded=downloaded,
+        timings={"download": downloading.seconds, "prepare": preparing.seconds},
+    )
+
+
+def transcribe_video(
+    job: VideoJob,
+    fetched: Fetched,
+    model: ModelProvider,
+    cache: Cache,
+    config: Config,
+    hooks: StageHooks,
+    *,
+    refetch: Callable[[], Fetched] | None = None,
+) -> Transcribed:
+    """The video's transcription from the cache, or from the model (under the video's lock).
+
+    ``fetched`` may hold no audio (the transcription was cached when it was fetched, or
+    its WAV has since been removed): then ``refetch`` (default :func:`fetch_audio`)
+    prepares it again. Raises RuntimeError with the fetch's one-line reason.
+    """
+    with cache.lock(f"transcribe-{job.key}"):
+        # Another run may have finished this video while we waited for the lock.
+        cached = fetched.cached or transcribe_stage.read_cached(job.transcript.path, job.transcript.fingerprint)
+        if cached is not None:
+            return Transcribed(cached, fetched.downloaded, False, {})
+        timings: dict[str, float] = {}  # of the work done here, not of ``fetched``'s
+        if fetched.audio_path is None or not fetched.audio_path.is_file():
+            again = refetch() if refetch is not None else fetch_audio(job, cache, config, hooks)
+            if again.error:
+                raise RuntimeError(again.error)
+            # Either fetch may be the one that went to the network (two pages' fetches of one
+            # video race for its lock): keep what both did, never only the last one's.
+            fetched = dataclasses.replace(again, downloaded=fetched.downloaded or again.downloaded)
+            timings.update(again.timings)
+        assert fetched.audio_path is not None
+        with hooks.stage("transcribe", job.page, job.key, detail=job.url) as transcribing:
+            # The model reports progress only as each window ends: tell the display the length now.
+            hooks.observer.transfer(job.key, "transcribe", 0.0, fetched.audio_seconds or None)
+            transcription = transcribe_stage.transcribe(
+                model(),
+                fetched.audio_path,
+                config.transcribe,
+                cache_path=job.transcript.path,
+                fingerprint=job.transcript.fingerprint,
+                initial_prompt=job.context.initial_prompt,
+                hotwords=job.context.hotwords,
+                progress=hooks.progress(job.key, "transcribe"),
+            )
+            transcribing.fields["audio_seconds"] = transcription.audio_duration
+        timings["transcribe"] = transcribing.seconds
+        return Transcribed(transcription, fetched.downloaded, True, timings)
+
+
+def video_step(job: VideoJob, model: ModelProvider, cache: Cache, config: Config, hooks: StageHooks) -> Transcribed:
+    """download -> prepare -> transcribe -> transcription, in one call: what an executor's worker runs."""
+    fetched = Fetched(cached=transcribe_stage.read_cached(job.transcript.path, job.transcript.fingerprint))
+    if fetched.cached is None:
+        fetched = fetch_audio(job, cache, config, hooks)
+        if fetched.error:
+            raise RuntimeError(fetched.error)
+    done = transcribe_video(job, fetched, model, cache, config, hooks)
+    timings = dict(fetched.timings)
+    for stage, seconds in done.timings.items():
+        timings[stage] = timings.get(stage, 0.0) + seconds
+    return dataclasses.replace(done, timings=timings)
+
+
+def remove_audio(job: VideoJob, cache: Cache) -> None:
+    """Delete a video's WAV (115 MB per audio hour) once its transcription is cached: the
+    media stays, so the cache grows with downloads only."""
+    with cache.lock(f"fetch-{job.key}"):
+        cache.audio_path(job.key).unlink(missing_ok=True)
+
+
+def write_exports(
+    job: VideoJob, transcription: transcribe_stage.Transcription, cache: Cache, formats: tuple[str, ...]
+) -> list[str]:
+    """Subtitles and word JSON (--export) under the cache's exports folder; the files written."""
+    if not formats:
+        return []
+    stem = Path(job.page.path).stem
+    return [str(p) for p in export_stage.write_exports(transcription, cache.export_dir(job.key), stem, formats)]
+
+
+def apply_glossary(
+    transcription: transcribe_stage.Transcription, glossary: glossary_stage.Glossary
+) -> transcribe_stage.Transcription:
+    """The spelling fixes: applied on every use, so the cache keeps the model's own words."""
+    return glossary_stage.apply_to_transcription(transcription, glossary)
+
+
+# -- per page ----------------------------------------------------------------------------
+
+
+def render_page(
+    page: pages_mod.Page,
+    parts: list[tuple[pages_mod.Video, transcribe_stage.Transcription]],
+    config: Config,
+    date: str,
+    hooks: StageHooks,
+) -> Rendered:
+    """Align each video's words to its chapters, flag doubtful passages, render the body."""
+    with hooks.stage("align", page, traced=False) as aligning:
+        warnings: list[str] = []
+        flag_count = 0
+        rendered_parts = []
+        for video, transcription in parts:
+            alignment = align_stage.align(transcription, video.chapters, config.align)
+            warnings.extend(alignment.warnings)
+            flags = flags_stage.flag_segments(transcription.segments, config.flags)
+            flag_count += len(flags)
+            rendered_parts.append(RenderedPart(video.url, video.label, alignment, flags))
+        body = render_stage.render_transcript(rendered_parts, model=config.model.name, date=date)
+    return Rendered(body, tuple(warnings), flag_count, aligning.seconds)
+
+
+@dataclass(frozen=True)
+class Written:
+    skipped: str | None  # why the draft was not written (the page changed since the scan); None: written
+    seconds: float
+
+
+def write_page(page: pages_mod.Page, body: str, cache: Cache, config: Config, date: str, hooks: StageHooks) -> Written:
+    """Write the draft into the page, unless the page changed since the scan."""
+    with hooks.stage("write", page, traced=False) as writing:
+        skipped = _write_unless_changed(page, body, cache, config, date, hooks)
+    return Written(skipped, writing.seconds)
+
+
+def _write_unless_changed(
+    page: pages_mod.Page, body: str, cache: Cache, config: Config, date: str, hooks: StageHooks
+) -> str | None:
+    if page.source is None:
+        raise ValueError(f"{page.path}: a page parsed from text has no file to write")
+    with cache.page_lock(page.source):
+        # Re-read under the lock: another run or a human may have written it since the scan.
+        current = pages_mod.read_page(page.source)
+        if current.state == pages_mod.HAS_DRAFT and page.state != pages_mod.HAS_DRAFT:
+            return "another run wrote its draft meanwhile"
+        if current.state not in (pages_mod.NEEDS_TRANSCRIPT, pages_mod.HAS_DRAFT):
+            return f"page changed meanwhile (now {current.state})"
+        with hooks.stage("write", page, observed=False):
+            pages_mod.write_transcript(
+                page.source,
+                body,
+                model=config.model.name,
+                date=date,
+                replace_draft=current.state == pages_mod.HAS_DRAFT,
+            )
+    return None
