@@ -8,11 +8,21 @@ CONTRACT (other modules rely on these names; keep them):
   best audio only; local paths (and file:// URLs) are used in place, not copied.
   A finished download is reused; a partial one is resumed or redone, never used.
   Failures raise ``DownloadError`` with a one-line message (404, private/removed
-  video, not media, rate limited -> ``RateLimitedError``, a subclass).
+  video, not media, rate limited -> ``RateLimitedError``, a subclass; over a
+  ``[download]`` cap -> ``DownloadLimitError``, a subclass).
 - ``cached_media(url, cache_dir) -> Media | None``: the finished download (or the
   local file) if there is one, without any network access.
-- ``check_options(options)``: ConfigError for cookies / browser / rate limit values
+- ``check_options(options)``: ConfigError for cookies / browser / rate limit / cap values
   yt-dlp would refuse, so a batch can stop before its first download.
+
+Caps (``[download] max_filesize``, ``max_duration``, ``max_wall_seconds``): a video whose
+metadata already breaks one is refused before any byte is fetched; a transfer that grows
+past the size or runs past the wall time (an endless or trickling stream) is stopped by a
+progress hook. Either way ``DownloadLimitError`` names the cap, and the partial file is
+deleted rather than kept for resuming, since it would only hit the cap again.
+
+A host name that does not resolve fails at once (no retries): offline or mistyped, asking
+again in a few seconds does not change the answer.
 
 Cache layout: ``cache_dir/media/<key>/`` holds ``media.<ext>`` and
 ``download.json``, the record of a finished download, written atomically and
@@ -33,10 +43,12 @@ import json
 import logging
 import os
 import re
+import socket
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tenacity
@@ -64,6 +76,8 @@ NOT_MEDIA = "not a media file or page yt-dlp understands"
 RATE_LIMITED = "rate limited (HTTP 429 / bot check): slow down with --sleep-requests/--sleep-interval or pass --cookies"
 IS_PLAYLIST = "is a playlist: give the URL of one video"
 NO_SUCH_FILE = "no such file"
+HOST_NOT_FOUND = "host name does not resolve (no such host, or no network)"
+IS_LIVE = "is a live stream: give the URL of its recording"
 
 
 class DownloadError(Exception):
@@ -77,6 +91,10 @@ class DownloadError(Exception):
 
 class RateLimitedError(DownloadError):
     """The site refused because of request volume (HTTP 429, YouTube's bot check)."""
+
+
+class DownloadLimitError(DownloadError):
+    """A download refused or stopped by a [download] cap (max_filesize, max_duration, max_wall_seconds)."""
 
 
 class _TransientError(DownloadError):
@@ -220,6 +238,13 @@ def _write_record(folder: Path, media: Media) -> None:
     atomic_write_text(folder / RECORD_NAME, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 
+def _discard_partial(folder: Path) -> None:
+    """Remove a capped download's files, its ``.part`` included: resumed, it would only hit the cap again."""
+    for item in folder.iterdir():
+        if item.is_file():
+            item.unlink(missing_ok=True)
+
+
 def _clear_unfinished(folder: Path, *, keep: Path | None = None) -> None:
     """Remove whatever no record vouches for, except yt-dlp's resumable ``.part`` files.
 
@@ -259,6 +284,7 @@ def download(url: str, cache_dir: Path, options: DownloadOptions, *, progress: P
     Retries transient failures (network errors, 5xx, cut connections) with
     exponential back-off from ``options.retry_wait``; a rate-limited answer is
     retried after longer waits and then raised as :class:`RateLimitedError`.
+    A cap of ``options`` broken raises :class:`DownloadLimitError` (never retried).
     """
     local = _local_path(url)
     if local is not None:
@@ -274,12 +300,14 @@ def download(url: str, cache_dir: Path, options: DownloadOptions, *, progress: P
 
     key = media_key(url)
     folder = media_dir(cache_dir, key)
-    ydl_options = _ydl_options(options, folder, progress)
+    caps = _Caps.of(options)
+    ydl_options = _ydl_options(options, folder, _transfer_hook(url, caps, progress))
     with Cache(Path(cache_dir)).lock(f"download-{key}"):
         cached = cached_media(url, cache_dir)  # another process may have finished it meanwhile
         if cached is not None:
             return cached
         folder.mkdir(parents=True, exist_ok=True)
+        caps.start()  # not before: waiting for another run's download of the same video costs this one nothing
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type((_TransientError, RateLimitedError)),
             stop=tenacity.stop_after_attempt(max(0, options.retries) + 1),
@@ -290,9 +318,12 @@ def download(url: str, cache_dir: Path, options: DownloadOptions, *, progress: P
         try:
             for attempt in retrying:
                 with attempt:
-                    media = _download_once(url, key, folder, ydl_options)
+                    media = _download_once(url, key, folder, ydl_options, caps)
         except _TransientError as e:
             raise DownloadError(url, e.reason) from None
+        except DownloadLimitError:
+            _discard_partial(folder)
+            raise
         finally:
             _remove_if_empty(folder)
         _write_record(folder, media)
@@ -300,7 +331,7 @@ def download(url: str, cache_dir: Path, options: DownloadOptions, *, progress: P
         return media
 
 
-def _download_once(url: str, key: str, folder: Path, ydl_options: dict) -> Media:
+def _download_once(url: str, key: str, folder: Path, ydl_options: dict, caps: _Caps) -> Media:
     import yt_dlp
 
     _clear_unfinished(folder)
@@ -312,6 +343,7 @@ def _download_once(url: str, key: str, folder: Path, ydl_options: dict) -> Media
                 raise DownloadError(url, NOT_MEDIA)
             if info.get("_type") in ("playlist", "multi_video"):
                 raise DownloadError(url, IS_PLAYLIST)
+            caps.check_metadata(url, info)
             info = ydl.process_ie_result(info, download=True)
     except yt_dlp.utils.YoutubeDLError as e:
         raise _classify(url, e) from None
@@ -342,7 +374,7 @@ def _downloaded_file(info: dict, folder: Path) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-def _ydl_options(options: DownloadOptions, folder: Path, progress: Progress | None) -> dict:
+def _ydl_options(options: DownloadOptions, folder: Path, hook: Callable[[dict], None]) -> dict:
     from .audio import ffmpeg_path
 
     ydl_options = {
@@ -363,7 +395,7 @@ def _ydl_options(options: DownloadOptions, folder: Path, progress: Progress | No
         "fragment_retries": max(0, options.retries),
         "socket_timeout": options.socket_timeout,
         "js_runtimes": _js_runtimes(),
-        "progress_hooks": [_progress_hook(progress)] if progress else [],
+        "progress_hooks": [hook],
         **_cli_options(options),
     }
     if options.sleep_requests > 0:
@@ -374,8 +406,9 @@ def _ydl_options(options: DownloadOptions, folder: Path, progress: Progress | No
 
 
 def check_options(options: DownloadOptions) -> None:
-    """Raise ConfigError for a cookies file, browser or speed cap yt-dlp would refuse (call once per batch)."""
+    """ConfigError for a cookies file, browser, speed cap or download cap that cannot work (call once per batch)."""
     _cli_options(options)
+    _Caps.of(options)
 
 
 def _js_runtimes() -> dict:
@@ -413,14 +446,98 @@ def _cli_options(options: DownloadOptions) -> dict:
     return {name: parsed[name] for name in ("cookiefile", "cookiesfrombrowser", "ratelimit") if parsed.get(name)}
 
 
-def _progress_hook(progress: Progress):
+def _transfer_hook(url: str, caps: _Caps, progress: Progress | None) -> Callable[[dict], None]:
+    """yt-dlp's progress hook: enforces the caps as bytes arrive, then tells ``progress``.
+
+    yt-dlp lets an exception raised here through unchanged (it is neither a network error
+    nor an OSError, which it would wrap), with the ``.part`` file closed: download() removes it.
+    """
+
     def hook(status: dict) -> None:
-        if status.get("status") in ("downloading", "finished"):
-            done = status.get("downloaded_bytes") or 0
+        if status.get("status") not in ("downloading", "finished"):
+            return
+        done = int(status.get("downloaded_bytes") or 0)
+        caps.check_transfer(url, done, status.get("total_bytes"))
+        if progress is not None:
             total = status.get("total_bytes") or status.get("total_bytes_estimate")
-            progress(int(done), int(total) if total else None)
+            progress(done, int(total) if total else None)
 
     return hook
+
+
+@dataclass
+class _Caps:
+    """The [download] caps of one download() call, checked before and during the transfer."""
+
+    options: DownloadOptions  # for the messages, which name each cap as the user set it
+    max_bytes: int | None
+    max_duration: float | None
+    max_wall_seconds: float | None
+    started: float = field(default_factory=time.monotonic)  # when the wall time began
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+
+    @classmethod
+    def of(cls, options: DownloadOptions) -> _Caps:
+        from yt_dlp.utils import parse_bytes
+
+        max_bytes = parse_bytes(options.max_filesize.strip()) if options.max_filesize.strip() else None
+        if options.max_filesize.strip() and max_bytes is None:
+            raise ConfigError(f"[download] max_filesize: {options.max_filesize!r} is not a size (e.g. 2G, 500M)")
+        for name in ("max_duration", "max_wall_seconds"):
+            if getattr(options, name) < 0:
+                raise ConfigError(f"[download] {name}: must be 0 (no cap) or more, not {getattr(options, name):g}")
+        return cls(
+            options=options,
+            max_bytes=max_bytes or None,
+            max_duration=options.max_duration or None,
+            max_wall_seconds=options.max_wall_seconds or None,
+        )
+
+    def check_metadata(self, url: str, info: dict) -> None:
+        """Refuse what the site's metadata already shows to be over a cap, before any byte is fetched."""
+        if info.get("is_live"):
+            raise DownloadLimitError(url, IS_LIVE)
+        duration = info.get("duration")
+        if self.max_duration and isinstance(duration, (int, float)) and duration > self.max_duration:
+            raise DownloadLimitError(
+                url,
+                f"{_clock(duration)} long: longer than [download] max_duration "
+                f"({self.options.max_duration:g} s = {_clock(self.max_duration)})",
+            )
+        size = info.get("filesize") or info.get("filesize_approx")
+        if self.max_bytes and isinstance(size, (int, float)) and size > self.max_bytes:
+            raise DownloadLimitError(url, f"{_size(size)}: {self._too_large()}")
+
+    def check_transfer(self, url: str, done: int, total: int | None) -> None:
+        if self.max_bytes and total and total > self.max_bytes:  # the server's Content-Length says so
+            raise DownloadLimitError(url, f"{_size(total)}: {self._too_large()}")
+        if self.max_bytes and done > self.max_bytes:  # a stream of unknown length
+            raise DownloadLimitError(url, f"stopped at {_size(done)}: {self._too_large()}")
+        elapsed = time.monotonic() - self.started
+        if self.max_wall_seconds and elapsed > self.max_wall_seconds:
+            raise DownloadLimitError(
+                url,
+                f"stopped after {elapsed:.0f} s at {_size(done)}: slower than [download] "
+                f"max_wall_seconds ({self.options.max_wall_seconds:g} s) allows",
+            )
+
+    def _too_large(self) -> str:
+        return f"larger than [download] max_filesize ({self.options.max_filesize.strip()})"
+
+
+def _size(nbytes: float) -> str:
+    """Bytes in the binary units yt-dlp's size syntax uses ("1M" is 1024 * 1024 bytes)."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
 class _YtDlpLog:
@@ -446,7 +563,7 @@ class _YtDlpLog:
 def _backoff(first_wait: float):
     def wait(state: tenacity.RetryCallState) -> float:
         seconds = max(0.0, first_wait) * 2 ** (state.attempt_number - 1)
-        if isinstance(state.outcome.exception(), RateLimitedError):
+        if state.outcome is not None and isinstance(state.outcome.exception(), RateLimitedError):
             seconds *= RATE_LIMIT_WAIT_FACTOR
         return seconds
 
@@ -454,8 +571,9 @@ def _backoff(first_wait: float):
 
 
 def _tell_retry(state: tenacity.RetryCallState) -> None:
-    error = state.outcome.exception()
-    log.warning("%s; retrying in %.3g s (attempt %d)", error, state.next_action.sleep, state.attempt_number + 1)
+    error = state.outcome.exception() if state.outcome is not None else None
+    sleep = state.next_action.sleep if state.next_action is not None else 0.0
+    log.warning("%s; retrying in %.3g s (attempt %d)", error, sleep, state.attempt_number + 1)
 
 
 # Patterns of yt-dlp's (and YouTube's) error text, lower-cased, tried in this order.
@@ -487,7 +605,7 @@ _TEXT_RULES: list[tuple[str, str, type[DownloadError]]] = [
     (r"http error 5\d\d", "server error (HTTP 5xx)", _TransientError),
     (
         r"downloaded \d+ bytes, expected|bytes read|more expected|connection (?:reset|refused|aborted)"
-        r"|remote end closed|timed out|network is unreachable|temporary failure in name resolution",
+        r"|remote end closed|timed out|network is unreachable",
         "connection lost before the download finished",
         _TransientError,
     ),
@@ -499,20 +617,11 @@ def _classify(url: str, error: Exception) -> DownloadError:
     from yt_dlp.networking.exceptions import HTTPError, TransportError
 
     causes = _cause_chain(error)
+    if _is_name_resolution_failure(causes):
+        return DownloadError(url, HOST_NOT_FOUND)
     for cause in causes:
         if isinstance(cause, HTTPError):
-            status = cause.status
-            if status == 429:
-                return RateLimitedError(url, RATE_LIMITED)
-            if status == 404:
-                return DownloadError(url, NOT_FOUND)
-            if status == 410:
-                return DownloadError(url, f"{REMOVED} (HTTP 410)")
-            if status in (401, 403):
-                return DownloadError(url, FORBIDDEN if status == 403 else "needs a login (HTTP 401): pass --cookies")
-            if 500 <= status < 600:
-                return _TransientError(url, f"server error (HTTP {status})")
-            return DownloadError(url, f"HTTP error {status}")
+            return _from_http_status(url, cause.status)
     for cause in causes:
         if isinstance(cause, (TransportError, ConnectionError, TimeoutError)):
             return _TransientError(url, f"network error: {_last_line(str(cause))}")
@@ -521,6 +630,35 @@ def _classify(url: str, error: Exception) -> DownloadError:
         if re.search(pattern, text):
             return error_class(url, message)
     return DownloadError(url, _last_line(_strip_ytdlp_prefix(str(error))) or type(error).__name__)
+
+
+def _from_http_status(url: str, status: int) -> DownloadError:
+    if status == 429:
+        return RateLimitedError(url, RATE_LIMITED)
+    if status == 404:
+        return DownloadError(url, NOT_FOUND)
+    if status == 410:
+        return DownloadError(url, f"{REMOVED} (HTTP 410)")
+    if status in (401, 403):
+        return DownloadError(url, FORBIDDEN if status == 403 else "needs a login (HTTP 401): pass --cookies")
+    if 500 <= status < 600:
+        return _TransientError(url, f"server error (HTTP {status})")
+    return DownloadError(url, f"HTTP error {status}")
+
+
+# glibc's texts for EAI_NONAME, EAI_AGAIN and EAI_NODATA, macOS's and Windows' (the text, since
+# yt-dlp's request handlers do not always keep the socket.gaierror in the chain).
+_NAME_RESOLUTION = re.compile(
+    r"name or service not known|temporary failure in name resolution|no address associated with hostname"
+    r"|nodename nor servname|getaddrinfo failed"
+)
+
+
+def _is_name_resolution_failure(causes: list[BaseException]) -> bool:
+    """A host name that does not resolve: not transient, asking again gets the same answer."""
+    return any(isinstance(c, socket.gaierror) for c in causes) or any(
+        _NAME_RESOLUTION.search(str(c).lower()) for c in causes
+    )
 
 
 def _cause_chain(error: BaseException) -> list[BaseException]:
