@@ -14,6 +14,8 @@ CONTRACT (other modules rely on these names; keep them):
   local file) if there is one, without any network access.
 - ``check_options(options)``: ConfigError for cookies / browser / rate limit / cap values
   yt-dlp would refuse, so a batch can stop before its first download.
+- ``local_media_path(value, page_source, root) -> Path``: the local file a page names,
+  refused (``DownloadError``) unless it lies inside ``root``, the folder tree given to ``run``.
 
 Caps (``[download] max_filesize``, ``max_duration``, ``max_wall_seconds``): a video whose
 metadata already breaks one is refused before any byte is fetched; a transfer that grows
@@ -78,6 +80,7 @@ IS_PLAYLIST = "is a playlist: give the URL of one video"
 NO_SUCH_FILE = "no such file"
 HOST_NOT_FOUND = "host name does not resolve (no such host, or no network)"
 IS_LIVE = "is a live stream: give the URL of its recording"
+ABSOLUTE_LOCAL = "an absolute path: a page names its local media relative to itself, inside the folder given to run"
 
 
 class DownloadError(Exception):
@@ -189,6 +192,31 @@ def _exists(path: Path) -> bool:
         return path.exists()
     except (OSError, ValueError):  # a name too long for the file system, a NUL byte
         return False
+
+
+def is_local(url: str) -> bool:
+    """True when ``url`` names a local file (a path or a ``file://`` URL), not something to fetch."""
+    return _local_path(url) is not None
+
+
+def local_media_path(value: str, page_source: Path, root: Path) -> Path:
+    """The local media file a page names, resolved, provided it lies inside ``root``.
+
+    ``value`` is relative to the page's folder. An absolute path (``/...``, ``~``, an absolute
+    ``file://`` URL) is refused, and so is anything that resolves outside ``root`` (``../``
+    or a symlink, followed to its target): a pull request must not make the tool read, and
+    then publish, a file of the maintainer's machine. Nothing is opened here.
+    """
+    path = _local_path(value)
+    if path is None:
+        raise DownloadError(value, "not a local file")
+    if path.is_absolute() or value.strip().startswith("~"):
+        raise DownloadError(value, ABSOLUTE_LOCAL)
+    tree = Path(root).resolve()
+    target = (Path(page_source).parent / path).resolve()
+    if not target.is_relative_to(tree):
+        raise DownloadError(value, f"resolves to {target}, outside {tree}, the folder given to run: refused")
+    return target
 
 
 # -- the cache ---------------------------------------------------------------------------

@@ -153,6 +153,7 @@ class Page:
     tags: list[str] = field(default_factory=list)  # hashtags without '#'
     draft: DraftInfo | None = None
     source: Path | None = None  # the file on disk
+    root: Path | None = None  # the folder given to scan that holds the page; None: the page was given alone
     # What the Transcript section holds: None (no heading), "empty", "human",
     # "draft" or "edited"; with the videos it decides `state`.
     section: str | None = None
@@ -1226,7 +1227,9 @@ def read_page(path: str | Path, *, root: str | Path | None = None) -> Page:
     else:
         shown = str(path)
     text = _read_text(path, shown)
-    return parse_page(text, path=shown, source=path, root=root_path)
+    page = parse_page(text, path=shown, source=path, root=root_path)
+    page.root = root_path
+    return page
 
 
 def _walk(folder: Path) -> list[Path]:

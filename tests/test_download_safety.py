@@ -1,5 +1,5 @@
 """Downloads that cannot stall or hurt a batch: caps on size, duration and wall time, host names
-that do not resolve.
+that do not resolve, and local media outside the folder given to ``run``.
 
 The real yt-dlp against tests/mediaserver.py on 127.0.0.1 (its endless and slow routes), and
 ``python -m pipeline run`` in a subprocess for the batch-level checks.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from pipeline import pages
 from pipeline.config import ConfigError, load_config
 from pipeline.download import (
+    ABSOLUTE_LOCAL,
     HOST_NOT_FOUND,
     IS_LIVE,
     DownloadError,
@@ -24,6 +26,7 @@ from pipeline.download import (
     cached_media,
     check_options,
     download,
+    local_media_path,
     media_dir,
     media_key,
 )
@@ -238,3 +241,104 @@ def test_a_refused_connection_is_still_retried(offline_resolver, tmp_path, caplo
         download("http://127.0.0.1:9/talk.mp3", tmp_path, options(retries=2))
     assert caught.value.reason.startswith("network error:")
     assert caplog.text.count("retrying in") == 2
+
+
+# -- local media stays inside the folder given to run --------------------------------------------
+
+
+@pytest.fixture
+def tree(tmp_path, jfk_flac) -> dict[str, Path]:
+    """site/ (the folder given to run) with a page and its media, and a file outside it."""
+    site = tmp_path / "site"
+    (site / "media").mkdir(parents=True)
+    (site / "talks").mkdir()
+    outside = tmp_path / "private"
+    outside.mkdir()
+    shutil.copy(jfk_flac, site / "media" / "jfk.flac")
+    shutil.copy(jfk_flac, outside / "secret.flac")
+    (site / "media" / "link-out.flac").symlink_to(outside / "secret.flac")
+    (site / "media" / "link-in.flac").symlink_to(site / "media" / "jfk.flac")
+    (site / "private-dir").symlink_to(outside, target_is_directory=True)
+    return {"site": site, "page": site / "01-page.md", "outside": outside, "secret": outside / "secret.flac"}
+
+
+@pytest.mark.parametrize(
+    "value", ["media/jfk.flac", "./media/jfk.flac", "talks/../media/jfk.flac", "media/link-in.flac"]
+)
+def test_local_media_inside_the_tree_is_accepted(tree, value):
+    found = local_media_path(value, tree["page"], tree["site"])
+    assert found == (tree["site"] / "media" / "jfk.flac").resolve()
+
+
+def test_the_page_folder_is_the_start_of_a_relative_path(tree):
+    page = tree["site"] / "talks" / "02-page.md"
+    assert local_media_path("../media/jfk.flac", page, tree["site"]) == (tree["site"] / "media" / "jfk.flac").resolve()
+    with pytest.raises(DownloadError):  # given alone, a page's tree is its own folder
+        local_media_path("../media/jfk.flac", page, page.parent)
+
+
+@pytest.mark.parametrize(
+    "value, why",
+    [
+        ("../private/secret.flac", "outside"),
+        ("media/../../private/secret.flac", "outside"),
+        ("media/link-out.flac", "outside"),
+        ("private-dir/secret.flac", "outside"),
+        ("{secret}", "absolute"),
+        ("file://{secret}", "absolute"),
+        ("~/secret.flac", "absolute"),
+    ],
+)
+def test_local_media_outside_the_tree_is_refused_naming_the_path(tree, value, why):
+    value = value.format(secret=tree["secret"])
+    with pytest.raises(DownloadError) as caught:
+        local_media_path(value, tree["page"], tree["site"])
+    message = one_line(caught.value)
+    assert message.endswith(f"({value})")
+    if why == "absolute":
+        assert caught.value.reason == ABSOLUTE_LOCAL
+    else:
+        target, site = tree["secret"].resolve(), tree["site"].resolve()
+        assert caught.value.reason == f"resolves to {target}, outside {site}, the folder given to run: refused"
+
+
+def test_local_media_outside_the_tree_fails_its_page_and_is_never_read(tree, tmp_path):
+    site, secret = tree["site"], tree["secret"]
+    refused = {
+        "01-absolute.md": str(secret),
+        "02-dotdot.md": "../private/secret.flac",
+        "03-symlink.md": "media/link-out.flac",
+    }
+    made = {name: make_page(site / name, value, ["00:00 Inauguration"]) for name, value in refused.items()}
+    normal = make_page(site / "04-normal.md", "media/jfk.flac", ["00:00 Inauguration"])
+    nested = make_page(site / "talks" / "05-nested.md", "../media/jfk.flac", ["00:00 Inauguration"])
+    before = {name: page.read_bytes() for name, page in made.items()}
+    cache, report = tmp_path / "cache", tmp_path / "report.json"
+
+    result = run_cli(str(site), "--cache-dir", str(cache), "--report", str(report))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    entries = {Path(p["path"]).name: p for p in json.loads(report.read_text())["pages"]}
+    for name, value in refused.items():
+        entry = entries[name]
+        assert entry["status"] == "failed" and entry["error"].startswith("download: ")
+        assert entry["error"].endswith(f"({value})")
+        expected = ABSOLUTE_LOCAL if name == "01-absolute.md" else "the folder given to run: refused"
+        assert expected in entry["error"], entry["error"]
+        assert made[name].read_bytes() == before[name]
+    assert entries[normal.name]["status"] == "done" and entries[nested.name]["status"] == "done"
+    assert "ask not what your country" in (pages.read_transcript(normal) or "").lower()
+    # Only the file inside the tree was read: one media key, transcribed for its two pages' contexts.
+    keys = {p.parent.name for p in cache.glob("transcripts/*/*.json")}
+    assert keys == {media_key(str((site / "media" / "jfk.flac").resolve()))}
+    assert media_key(str(secret)) not in keys
+
+    # Given alone, the nested page's tree is its own folder: ../media is outside it.
+    alone = run_cli(str(nested), "--force", "--cache-dir", str(cache), "--report", str(report))
+    assert alone.returncode == 1, alone.stdout + alone.stderr
+    [entry] = json.loads(report.read_text())["pages"]
+    assert (
+        entry["status"] == "failed"
+        and "the folder given to run: refused" in entry["error"]
+        and entry["error"].endswith("(../media/jfk.flac)")
+    )
