@@ -70,7 +70,7 @@ class DownloadOptions:
     # Caps on what one download may cost (a page over one fails with the reason; the batch goes on).
     max_filesize: str  # yt-dlp's size syntax ("2G", "500M"); "": no cap
     max_duration: float  # seconds of media, from the site's metadata; 0: no cap
-    max_wall_seconds: float  # seconds one download may take, retries included; 0: no cap
+    max_transfer_seconds: float  # seconds a transfer may take from its first byte, retries included; 0: no cap
 
 
 @dataclass(frozen=True)

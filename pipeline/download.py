@@ -17,11 +17,11 @@ CONTRACT (other modules rely on these names; keep them):
 - ``local_media_path(value, page_source, root) -> Path``: the local file a page names,
   refused (``DownloadError``) unless it lies inside ``root``, the folder tree given to ``run``.
 
-Caps (``[download] max_filesize``, ``max_duration``, ``max_wall_seconds``): a video whose
-metadata already breaks one is refused before any byte is fetched; a transfer that grows
-past the size or runs past the wall time (an endless or trickling stream) is stopped by a
-progress hook. Either way ``DownloadLimitError`` names the cap, and the partial file is
-deleted rather than kept for resuming, since it would only hit the cap again.
+Caps (``[download] max_filesize``, ``max_duration``, ``max_transfer_seconds``): a video
+whose metadata already breaks one is refused before any byte is fetched; a transfer that
+grows past the size, or still runs that long after its first byte (an endless or trickling
+stream), is stopped by a progress hook. Either way ``DownloadLimitError`` names the cap,
+and the partial file is deleted rather than kept for resuming: it would hit the cap again.
 
 A host name that does not resolve fails at once (no retries): offline or mistyped, asking
 again in a few seconds does not change the answer.
@@ -50,7 +50,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import tenacity
@@ -97,7 +97,7 @@ class RateLimitedError(DownloadError):
 
 
 class DownloadLimitError(DownloadError):
-    """A download refused or stopped by a [download] cap (max_filesize, max_duration, max_wall_seconds)."""
+    """A download refused or stopped by a [download] cap (max_filesize, max_duration, max_transfer_seconds)."""
 
 
 class _TransientError(DownloadError):
@@ -335,7 +335,6 @@ def download(url: str, cache_dir: Path, options: DownloadOptions, *, progress: P
         if cached is not None:
             return cached
         folder.mkdir(parents=True, exist_ok=True)
-        caps.start()  # not before: waiting for another run's download of the same video costs this one nothing
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type((_TransientError, RateLimitedError)),
             stop=tenacity.stop_after_attempt(max(0, options.retries) + 1),
@@ -500,11 +499,11 @@ class _Caps:
     options: DownloadOptions  # for the messages, which name each cap as the user set it
     max_bytes: int | None
     max_duration: float | None
-    max_wall_seconds: float | None
-    started: float = field(default_factory=time.monotonic)  # when the wall time began
-
-    def start(self) -> None:
-        self.started = time.monotonic()
+    max_transfer_seconds: float | None
+    # The first byte's time.monotonic(): the clock starts there, so neither waiting for another run's
+    # download of the same video nor yt-dlp's start-up and extraction (seconds on a busy machine, a
+    # site's JavaScript challenge) counts; a stall before it is the socket_timeout's to catch.
+    first_byte: float | None = None
 
     @classmethod
     def of(cls, options: DownloadOptions) -> _Caps:
@@ -513,14 +512,14 @@ class _Caps:
         max_bytes = parse_bytes(options.max_filesize.strip()) if options.max_filesize.strip() else None
         if options.max_filesize.strip() and max_bytes is None:
             raise ConfigError(f"[download] max_filesize: {options.max_filesize!r} is not a size (e.g. 2G, 500M)")
-        for name in ("max_duration", "max_wall_seconds"):
+        for name in ("max_duration", "max_transfer_seconds"):
             if getattr(options, name) < 0:
                 raise ConfigError(f"[download] {name}: must be 0 (no cap) or more, not {getattr(options, name):g}")
         return cls(
             options=options,
             max_bytes=max_bytes or None,
             max_duration=options.max_duration or None,
-            max_wall_seconds=options.max_wall_seconds or None,
+            max_transfer_seconds=options.max_transfer_seconds or None,
         )
 
     def check_metadata(self, url: str, info: dict) -> None:
@@ -543,12 +542,15 @@ class _Caps:
             raise DownloadLimitError(url, f"{_size(total)}: {self._too_large()}")
         if self.max_bytes and done > self.max_bytes:  # a stream of unknown length
             raise DownloadLimitError(url, f"stopped at {_size(done)}: {self._too_large()}")
-        elapsed = time.monotonic() - self.started
-        if self.max_wall_seconds and elapsed > self.max_wall_seconds:
+        now = time.monotonic()
+        if self.first_byte is None:
+            self.first_byte = now
+        elapsed = now - self.first_byte
+        if self.max_transfer_seconds and elapsed > self.max_transfer_seconds:
             raise DownloadLimitError(
                 url,
                 f"stopped after {elapsed:.0f} s at {_size(done)}: slower than [download] "
-                f"max_wall_seconds ({self.options.max_wall_seconds:g} s) allows",
+                f"max_transfer_seconds ({self.options.max_transfer_seconds:g} s) allows",
             )
 
     def _too_large(self) -> str:
