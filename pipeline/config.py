@@ -67,6 +67,10 @@ class DownloadOptions:
     cookies_from_browser: str
     rate_limit: str
     socket_timeout: float
+    # Caps on what one download may cost (a page over one fails with the reason; the batch goes on).
+    max_filesize: str  # yt-dlp's size syntax ("2G", "500M"); "": no cap
+    max_duration: float  # seconds of media, from the site's metadata; 0: no cap
+    max_transfer_seconds: float  # seconds a transfer may take from its first byte, retries included; 0: no cap
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,23 @@ CONTRACT (other modules rely on these names; keep them):
   best audio only; local paths (and file:// URLs) are used in place, not copied.
   A finished download is reused; a partial one is resumed or redone, never used.
   Failures raise ``DownloadError`` with a one-line message (404, private/removed
-  video, not media, rate limited -> ``RateLimitedError``, a subclass).
+  video, not media, rate limited -> ``RateLimitedError``, a subclass; over a
+  ``[download]`` cap -> ``DownloadLimitError``, a subclass).
 - ``cached_media(url, cache: Cache) -> Media | None``: the finished download (or the
   local file) if there is one, without any network access.
-- ``check_options(options)``: ConfigError for cookies / browser / rate limit values
+- ``check_options(options)``: ConfigError for cookies / browser / rate limit / cap values
   yt-dlp would refuse, so a batch can stop before its first download.
+- ``local_media_path(value, page_source, root) -> Path``: the local file a page names,
+  refused (``DownloadError``) unless it lies inside ``root``, the folder tree given to ``run``.
+
+Caps (``[download] max_filesize``, ``max_duration``, ``max_transfer_seconds``): a video
+whose metadata already breaks one is refused before any byte is fetched; a transfer that
+grows past the size, or still runs that long after its first byte (an endless or trickling
+stream), is stopped by a progress hook. Either way ``DownloadLimitError`` names the cap,
+and the partial file is deleted rather than kept for resuming: it would hit the cap again.
+
+A host name that does not resolve fails at once (no retries): offline or mistyped, asking
+again in a few seconds does not change the answer.
 
 Cache layout (``Cache.media_dir``): ``media/<key>/`` holds ``media.<ext>`` and
 ``download.json``, the record of a finished download, written atomically and
@@ -33,6 +45,8 @@ import json
 import logging
 import os
 import re
+import socket
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -65,6 +79,9 @@ NOT_MEDIA = "not a media file or page yt-dlp understands"
 RATE_LIMITED = "rate limited (HTTP 429 / bot check): slow down with --sleep-requests/--sleep-interval or pass --cookies"
 IS_PLAYLIST = "is a playlist: give the URL of one video"
 NO_SUCH_FILE = "no such file"
+HOST_NOT_FOUND = "host name does not resolve (no such host, or no network)"
+IS_LIVE = "is a live stream: give the URL of its recording"
+ABSOLUTE_LOCAL = "an absolute path: a page names its local media relative to itself, inside the folder given to run"
 
 
 class DownloadError(Exception):
@@ -78,6 +95,10 @@ class DownloadError(Exception):
 
 class RateLimitedError(DownloadError):
     """The site refused because of request volume (HTTP 429, YouTube's bot check)."""
+
+
+class DownloadLimitError(DownloadError):
+    """A download refused or stopped by a [download] cap (max_filesize, max_duration, max_transfer_seconds)."""
 
 
 class _TransientError(DownloadError):
@@ -145,6 +166,31 @@ def _exists(path: Path) -> bool:
         return False
 
 
+def is_local(url: str) -> bool:
+    """True when ``url`` names a local file (a path or a ``file://`` URL), not something to fetch."""
+    return _local_path(url) is not None
+
+
+def local_media_path(value: str, page_source: Path, root: Path) -> Path:
+    """The local media file a page names, resolved, provided it lies inside ``root``.
+
+    ``value`` is relative to the page's folder. An absolute path (``/...``, ``~``, an absolute
+    ``file://`` URL) is refused, and so is anything that resolves outside ``root`` (``../``
+    or a symlink, followed to its target): a pull request must not make the tool read, and
+    then publish, a file of the maintainer's machine. Nothing is opened here.
+    """
+    path = _local_path(value)
+    if path is None:
+        raise DownloadError(value, "not a local file")
+    if path.is_absolute() or value.strip().startswith("~"):
+        raise DownloadError(value, ABSOLUTE_LOCAL)
+    tree = Path(root).resolve()
+    target = (Path(page_source).parent / path).resolve()
+    if not target.is_relative_to(tree):
+        raise DownloadError(value, f"resolves to {target}, outside {tree}, the folder given to run: refused")
+    return target
+
+
 # -- the cache ---------------------------------------------------------------------------
 
 
@@ -186,6 +232,13 @@ def _write_record(folder: Path, media: Media) -> None:
     atomic_write_text(folder / RECORD_NAME, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
 
+def _discard_partial(folder: Path) -> None:
+    """Remove a capped download's files, its ``.part`` included: resumed, it would only hit the cap again."""
+    for item in folder.iterdir():
+        if item.is_file():
+            item.unlink(missing_ok=True)
+
+
 def _clear_unfinished(folder: Path, *, keep: Path | None = None) -> None:
     """Remove whatever no record vouches for, except yt-dlp's resumable ``.part`` files.
 
@@ -225,6 +278,7 @@ def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Prog
     Retries transient failures (network errors, 5xx, cut connections) with
     exponential back-off from ``options.retry_wait``; a rate-limited answer is
     retried after longer waits and then raised as :class:`RateLimitedError`.
+    A cap of ``options`` broken raises :class:`DownloadLimitError` (never retried).
     """
     local = _local_path(url)
     if local is not None:
@@ -240,7 +294,8 @@ def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Prog
 
     key = media_key(url)
     folder = cache.media_dir(key)
-    ydl_options = _ydl_options(options, folder, progress)
+    caps = _Caps.of(options)
+    ydl_options = _ydl_options(options, folder, _transfer_hook(url, caps, progress))
     with cache.lock(f"download-{key}"):
         cached = cached_media(url, cache)  # another process may have finished it meanwhile
         if cached is not None:
@@ -256,9 +311,12 @@ def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Prog
         try:
             for attempt in retrying:
                 with attempt:
-                    media = _download_once(url, key, folder, ydl_options)
+                    media = _download_once(url, key, folder, ydl_options, caps)
         except _TransientError as e:
             raise DownloadError(url, e.reason) from None
+        except DownloadLimitError:
+            _discard_partial(folder)
+            raise
         finally:
             _remove_if_empty(folder)
         _write_record(folder, media)
@@ -266,7 +324,7 @@ def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Prog
         return media
 
 
-def _download_once(url: str, key: str, folder: Path, ydl_options: dict) -> Media:
+def _download_once(url: str, key: str, folder: Path, ydl_options: dict, caps: _Caps) -> Media:
     import yt_dlp
 
     _clear_unfinished(folder)
@@ -278,6 +336,7 @@ def _download_once(url: str, key: str, folder: Path, ydl_options: dict) -> Media
                 raise DownloadError(url, NOT_MEDIA)
             if info.get("_type") in ("playlist", "multi_video"):
                 raise DownloadError(url, IS_PLAYLIST)
+            caps.check_metadata(url, info)
             info = ydl.process_ie_result(info, download=True)
     except yt_dlp.utils.YoutubeDLError as e:
         raise _classify(url, e) from None
@@ -308,7 +367,7 @@ def _downloaded_file(info: dict, folder: Path) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-def _ydl_options(options: DownloadOptions, folder: Path, progress: Progress | None) -> dict:
+def _ydl_options(options: DownloadOptions, folder: Path, hook: Callable[[dict], None]) -> dict:
     from .audio import ffmpeg_path
 
     ydl_options = {
@@ -329,7 +388,7 @@ def _ydl_options(options: DownloadOptions, folder: Path, progress: Progress | No
         "fragment_retries": max(0, options.retries),
         "socket_timeout": options.socket_timeout,
         "js_runtimes": _js_runtimes(),
-        "progress_hooks": [_progress_hook(progress)] if progress else [],
+        "progress_hooks": [hook],
         **_cli_options(options),
     }
     if options.sleep_requests > 0:
@@ -340,8 +399,9 @@ def _ydl_options(options: DownloadOptions, folder: Path, progress: Progress | No
 
 
 def check_options(options: DownloadOptions) -> None:
-    """Raise ConfigError for a cookies file, browser or speed cap yt-dlp would refuse (call once per batch)."""
+    """ConfigError for a cookies file, browser, speed cap or download cap that cannot work (call once per batch)."""
     _cli_options(options)
+    _Caps.of(options)
 
 
 def _js_runtimes() -> dict:
@@ -379,14 +439,101 @@ def _cli_options(options: DownloadOptions) -> dict:
     return {name: parsed[name] for name in ("cookiefile", "cookiesfrombrowser", "ratelimit") if parsed.get(name)}
 
 
-def _progress_hook(progress: Progress):
+def _transfer_hook(url: str, caps: _Caps, progress: Progress | None) -> Callable[[dict], None]:
+    """yt-dlp's progress hook: enforces the caps as bytes arrive, then tells ``progress``.
+
+    yt-dlp lets an exception raised here through unchanged (it is neither a network error
+    nor an OSError, which it would wrap), with the ``.part`` file closed: download() removes it.
+    """
+
     def hook(status: dict) -> None:
-        if status.get("status") in ("downloading", "finished"):
-            done = status.get("downloaded_bytes") or 0
+        if status.get("status") not in ("downloading", "finished"):
+            return
+        done = int(status.get("downloaded_bytes") or 0)
+        caps.check_transfer(url, done, status.get("total_bytes"))
+        if progress is not None:
             total = status.get("total_bytes") or status.get("total_bytes_estimate")
-            progress(int(done), int(total) if total else None)
+            progress(done, int(total) if total else None)
 
     return hook
+
+
+@dataclass
+class _Caps:
+    """The [download] caps of one download() call, checked before and during the transfer."""
+
+    options: DownloadOptions  # for the messages, which name each cap as the user set it
+    max_bytes: int | None
+    max_duration: float | None
+    max_transfer_seconds: float | None
+    # The first byte's time.monotonic(): the clock starts there, so neither waiting for another run's
+    # download of the same video nor yt-dlp's start-up and extraction (seconds on a busy machine, a
+    # site's JavaScript challenge) counts; a stall before it is the socket_timeout's to catch.
+    first_byte: float | None = None
+
+    @classmethod
+    def of(cls, options: DownloadOptions) -> _Caps:
+        from yt_dlp.utils import parse_bytes
+
+        max_bytes = parse_bytes(options.max_filesize.strip()) if options.max_filesize.strip() else None
+        if options.max_filesize.strip() and max_bytes is None:
+            raise ConfigError(f"[download] max_filesize: {options.max_filesize!r} is not a size (e.g. 2G, 500M)")
+        for name in ("max_duration", "max_transfer_seconds"):
+            if getattr(options, name) < 0:
+                raise ConfigError(f"[download] {name}: must be 0 (no cap) or more, not {getattr(options, name):g}")
+        return cls(
+            options=options,
+            max_bytes=max_bytes or None,
+            max_duration=options.max_duration or None,
+            max_transfer_seconds=options.max_transfer_seconds or None,
+        )
+
+    def check_metadata(self, url: str, info: dict) -> None:
+        """Refuse what the site's metadata already shows to be over a cap, before any byte is fetched."""
+        if info.get("is_live"):
+            raise DownloadLimitError(url, IS_LIVE)
+        duration = info.get("duration")
+        if self.max_duration and isinstance(duration, (int, float)) and duration > self.max_duration:
+            raise DownloadLimitError(
+                url,
+                f"{_clock(duration)} long: longer than [download] max_duration "
+                f"({self.options.max_duration:g} s = {_clock(self.max_duration)})",
+            )
+        size = info.get("filesize") or info.get("filesize_approx")
+        if self.max_bytes and isinstance(size, (int, float)) and size > self.max_bytes:
+            raise DownloadLimitError(url, f"{_size(size)}: {self._too_large()}")
+
+    def check_transfer(self, url: str, done: int, total: int | None) -> None:
+        if self.max_bytes and total and total > self.max_bytes:  # the server's Content-Length says so
+            raise DownloadLimitError(url, f"{_size(total)}: {self._too_large()}")
+        if self.max_bytes and done > self.max_bytes:  # a stream of unknown length
+            raise DownloadLimitError(url, f"stopped at {_size(done)}: {self._too_large()}")
+        now = time.monotonic()
+        if self.first_byte is None:
+            self.first_byte = now
+        elapsed = now - self.first_byte
+        if self.max_transfer_seconds and elapsed > self.max_transfer_seconds:
+            raise DownloadLimitError(
+                url,
+                f"stopped after {elapsed:.0f} s at {_size(done)}: slower than [download] "
+                f"max_transfer_seconds ({self.options.max_transfer_seconds:g} s) allows",
+            )
+
+    def _too_large(self) -> str:
+        return f"larger than [download] max_filesize ({self.options.max_filesize.strip()})"
+
+
+def _size(nbytes: float) -> str:
+    """Bytes in the binary units yt-dlp's size syntax uses ("1M" is 1024 * 1024 bytes)."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
 class _YtDlpLog:
@@ -454,7 +601,7 @@ _TEXT_RULES: list[tuple[str, str, type[DownloadError]]] = [
     (r"http error 5\d\d", "server error (HTTP 5xx)", _TransientError),
     (
         r"downloaded \d+ bytes, expected|bytes read|more expected|connection (?:reset|refused|aborted)"
-        r"|remote end closed|timed out|network is unreachable|temporary failure in name resolution",
+        r"|remote end closed|timed out|network is unreachable",
         "connection lost before the download finished",
         _TransientError,
     ),
@@ -466,20 +613,11 @@ def _classify(url: str, error: Exception) -> DownloadError:
     from yt_dlp.networking.exceptions import HTTPError, TransportError
 
     causes = _cause_chain(error)
+    if _is_name_resolution_failure(causes):
+        return DownloadError(url, HOST_NOT_FOUND)
     for cause in causes:
         if isinstance(cause, HTTPError):
-            status = cause.status
-            if status == 429:
-                return RateLimitedError(url, RATE_LIMITED)
-            if status == 404:
-                return DownloadError(url, NOT_FOUND)
-            if status == 410:
-                return DownloadError(url, f"{REMOVED} (HTTP 410)")
-            if status in (401, 403):
-                return DownloadError(url, FORBIDDEN if status == 403 else "needs a login (HTTP 401): pass --cookies")
-            if 500 <= status < 600:
-                return _TransientError(url, f"server error (HTTP {status})")
-            return DownloadError(url, f"HTTP error {status}")
+            return _from_http_status(url, cause.status)
     for cause in causes:
         if isinstance(cause, (TransportError, ConnectionError, TimeoutError)):
             return _TransientError(url, f"network error: {_last_line(str(cause))}")
@@ -488,6 +626,35 @@ def _classify(url: str, error: Exception) -> DownloadError:
         if re.search(pattern, text):
             return error_class(url, message)
     return DownloadError(url, _last_line(_strip_ytdlp_prefix(str(error))) or type(error).__name__)
+
+
+def _from_http_status(url: str, status: int) -> DownloadError:
+    if status == 429:
+        return RateLimitedError(url, RATE_LIMITED)
+    if status == 404:
+        return DownloadError(url, NOT_FOUND)
+    if status == 410:
+        return DownloadError(url, f"{REMOVED} (HTTP 410)")
+    if status in (401, 403):
+        return DownloadError(url, FORBIDDEN if status == 403 else "needs a login (HTTP 401): pass --cookies")
+    if 500 <= status < 600:
+        return _TransientError(url, f"server error (HTTP {status})")
+    return DownloadError(url, f"HTTP error {status}")
+
+
+# glibc's texts for EAI_NONAME, EAI_AGAIN and EAI_NODATA, macOS's and Windows' (the text, since
+# yt-dlp's request handlers do not always keep the socket.gaierror in the chain).
+_NAME_RESOLUTION = re.compile(
+    r"name or service not known|temporary failure in name resolution|no address associated with hostname"
+    r"|nodename nor servname|getaddrinfo failed"
+)
+
+
+def _is_name_resolution_failure(causes: list[BaseException]) -> bool:
+    """A host name that does not resolve: not transient, asking again gets the same answer."""
+    return any(isinstance(c, socket.gaierror) for c in causes) or any(
+        _NAME_RESOLUTION.search(str(c).lower()) for c in causes
+    )
 
 
 def _cause_chain(error: BaseException) -> list[BaseException]:

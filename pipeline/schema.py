@@ -145,6 +145,7 @@ class Page:
     tags: list[str] = field(default_factory=list)  # hashtags without '#'
     draft: DraftInfo | None = None
     source: Path | None = None  # the file on disk
+    root: Path | None = None  # the folder given to scan that holds the page; None: the page was given alone
     # What the Transcript section holds: None (no heading), "empty", "human",
     # "draft" or "edited"; with the videos it decides `state`.
     section: str | None = None

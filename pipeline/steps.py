@@ -94,11 +94,14 @@ def one_line(error: BaseException) -> str:
 
 
 def media_location(page: pages_mod.Page, video: pages_mod.Video) -> str:
-    """The URL to download, or a local file's path (relative paths are relative to the page)."""
-    if "://" in video.url or page.source is None:
+    """The URL to download, or a local file's path: relative to the page, inside the folder given to run
+    (the page's own folder for a page given alone); anything else raises DownloadError."""
+    if not download_stage.is_local(video.url):
         return video.url
-    path = Path(video.url).expanduser()
-    return str(path if path.is_absolute() else (Path(page.source).parent / path).resolve())
+    if page.source is None:
+        raise download_stage.DownloadError(video.url, "a local file, but the page is not read from a folder")
+    root = page.root if page.root is not None else Path(page.source).parent
+    return str(download_stage.local_media_path(video.url, Path(page.source), root))
 
 
 # -- per video ---------------------------------------------------------------------------

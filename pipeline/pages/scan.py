@@ -31,7 +31,9 @@ def read_page(path: str | Path, *, root: str | Path | None = None, companions: C
         shown = str(path)
     text = _read_text(path, shown)
     index = companions if companions is not None else CompanionIndex()
-    return parse_page(text, path=shown, source=path, companions=index.for_page(path, root_path))
+    page = parse_page(text, path=shown, source=path, companions=index.for_page(path, root_path))
+    page.root = root_path  # local media a page names must lie under it (steps.media_location)
+    return page
 
 
 def _walk(folder: Path) -> list[Path]:

@@ -15,6 +15,10 @@ What it serves:
   client can resume a partial download.
 - ``/status/<code>``: an empty answer with that HTTP status (404, 403, 429, 500, ...).
 - ``/page.html``: an HTML page that holds no media.
+- ``/endless/<name>``: the bytes of ``<name>`` over and over, with its Content-Type but no
+  Content-Length, as a live or misconfigured stream sends them; the server stops after
+  ``ENDLESS_SAFETY_BYTES``, so a client that never stops cannot fill the disk.
+- ``/slow/<bytes_per_s>/<name>``: the file ``<name>`` sent at that many bytes per second.
 
 Helpers for failure tests: :meth:`MediaServer.cut_after` drops the connection
 after some bytes of a file's body (a killed download), and
@@ -40,6 +44,8 @@ HTML_PAGE = b"""<!doctype html>
 """
 
 _CHUNK = 16 * 1024
+# An endless stream ends here all the same: a test whose client fails to stop it must fail, not fill the disk.
+ENDLESS_SAFETY_BYTES = 64 * 1024 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 # mimetypes lacks some audio types on minimal systems; these are the ones podcast hosts send.
@@ -64,7 +70,7 @@ class MediaServer:
         self.hits: collections.Counter[str] = collections.Counter()  # path -> requests seen
         self.range_requests: dict[str, list[str]] = collections.defaultdict(list)  # path -> Range headers
         self.content_types: dict[str, str] = {}  # name -> Content-Type to send instead of the guess
-        self._cuts: dict[str, list[int]] = {}  # path -> [bytes to send before cutting, times left]
+        self._cuts: dict[str, tuple[int, int | None]] = {}  # path -> (bytes to send before cutting, times left)
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -114,7 +120,7 @@ class MediaServer:
         """Drop the connection after ``nbytes`` of the body of ``name``: for the next
         ``times`` answers, or until :meth:`clear_cuts` when ``times`` is None."""
         with self._lock:
-            self._cuts["/" + name.lstrip("/")] = [nbytes, times]
+            self._cuts["/" + name.lstrip("/")] = (nbytes, times)
 
     def clear_cuts(self) -> None:
         with self._lock:
@@ -134,7 +140,7 @@ class MediaServer:
                 if times <= 1:
                     del self._cuts[path]
                 else:
-                    cut[1] = times - 1
+                    self._cuts[path] = (nbytes, times - 1)
             return nbytes
 
 
@@ -172,11 +178,38 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_bytes(200, HTML_PAGE, "text/html; charset=utf-8", send_body)
             return
 
-        file = (server.root_dir / path.lstrip("/")).resolve()
+        endless = re.fullmatch(r"/endless/(.+)", path)
+        slow = re.fullmatch(r"/slow/(\d+)/(.+)", path)
+        name = endless.group(1) if endless else slow.group(2) if slow else path
+        file = (server.root_dir / name.lstrip("/")).resolve()
         if not file.is_relative_to(server.root_dir) or not file.is_file():
             self._send_bytes(404, b"not found\n", "text/plain; charset=utf-8", send_body)
             return
-        self._send_file(path, file, send_body)
+        if endless:
+            self._send_endless(path, file, send_body)
+        else:
+            self._send_file(path, file, send_body, rate=int(slow.group(1)) if slow else None)
+
+    def _content_type(self, path: str, file: Path) -> str:
+        content_type = self.media_server.content_types.get(path) or _CONTENT_TYPES.get(file.suffix.lower())
+        return content_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+
+    def _send_endless(self, path: str, file: Path, send_body: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", self._content_type(path, file))
+        self.send_header("Connection", "close")  # no length: the body ends when the connection does
+        self.end_headers()
+        self.close_connection = True
+        if not send_body:
+            return
+        data = file.read_bytes()
+        sent = 0
+        try:
+            while sent < ENDLESS_SAFETY_BYTES:
+                self.wfile.write(data)
+                sent += len(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading, as it should
 
     def _send_bytes(self, code: int, body: bytes, content_type: str, send_body: bool) -> None:
         self.send_response(code)
@@ -186,11 +219,10 @@ class _Handler(BaseHTTPRequestHandler):
         if send_body:
             self.wfile.write(body)
 
-    def _send_file(self, path: str, file: Path, send_body: bool) -> None:
+    def _send_file(self, path: str, file: Path, send_body: bool, rate: int | None = None) -> None:
         server = self.media_server
         size = file.stat().st_size
-        content_type = server.content_types.get(path) or _CONTENT_TYPES.get(file.suffix.lower())
-        content_type = content_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        content_type = self._content_type(path, file)
 
         first, last = 0, size - 1
         range_header = self.headers.get("Range")
@@ -224,22 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
 
         cut_after = server._take_cut(path)
         budget = length if cut_after is None else min(length, cut_after)
-        started = time.monotonic()
-        sent = 0
         try:
-            with open(file, "rb") as f:
-                f.seek(first)
-                while sent < budget:
-                    chunk = f.read(min(_CHUNK, budget - sent))
-                    if not chunk:
-                        break
-                    self.wfile.write(chunk)
-                    sent += len(chunk)
-                    if server.throttle_bytes_per_s:
-                        # Sleep until the bytes sent so far fit the rate.
-                        ahead = sent / server.throttle_bytes_per_s - (time.monotonic() - started)
-                        if ahead > 0:
-                            time.sleep(ahead)
+            sent = self._send_range(file, first, budget, rate or server.throttle_bytes_per_s)
         except (BrokenPipeError, ConnectionResetError):
             # Clients often read the headers only (yt-dlp probes the Content-Type first).
             self.close_connection = True
@@ -249,6 +267,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _send_range(self, file: Path, first: int, budget: int, rate: int | None) -> int:
+        """Send ``budget`` bytes of ``file`` from ``first``, at most ``rate`` bytes per second; the bytes sent."""
+        started = time.monotonic()
+        sent = 0
+        with open(file, "rb") as f:
+            f.seek(first)
+            while sent < budget:
+                chunk = f.read(min(_CHUNK, budget - sent))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                sent += len(chunk)
+                if rate:
+                    # Sleep until the bytes sent so far fit the rate.
+                    ahead = sent / rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
+        return sent
 
 
 if __name__ == "__main__":  # a quick manual check: python tests/mediaserver.py FOLDER
