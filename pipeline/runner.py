@@ -493,12 +493,18 @@ class Runner:
             t0 = time.perf_counter()
             rendered_parts = []
             for video, transcription in parts:
-                alignment = align_stage.align(transcription, video.chapters, self.config.align)
+                chapters = self._chapters_for(page, video, outcome)
+                alignment = align_stage.align(transcription, chapters, self.config.align)
                 outcome.warnings.extend(alignment.warnings)
                 flags = flags_stage.flag_segments(transcription.segments, self.config.flags)
                 outcome.flags += len(flags)
                 rendered_parts.append((video.url, video.label, alignment, flags))
-            body = render_stage.render_transcript(rendered_parts, model=self.config.model.name, date=self.date)
+            body = render_stage.render_transcript(
+                rendered_parts,
+                model=self.config.model.name,
+                date=self.date,
+                link_times=self.config.render.link_times,
+            )
             outcome.timings["align"] += time.perf_counter() - t0
             self.observer.stage(page, "write")
             t0 = time.perf_counter()
@@ -526,6 +532,21 @@ class Runner:
         except Exception as e:
             outcome.status, outcome.reason = "failed", f"align/write: {type(e).__name__}: {_one_line(e)}"
         return outcome
+
+    # -- HOOK (issue 10): the chapters a video is aligned to -------------------------
+    def _chapters_for(self, page: pages_mod.Page, video: pages_mod.Video, outcome: PageOutcome) -> list:
+        """The page's chapters; for a video the page gives none (no list, or a placeholder such as
+        "Help us add timestamps"), the video's own chapters from its download record, if any."""
+        if video.chapters:
+            return video.chapters
+        media = download_stage.cached_media(media_location(page, video), self.cache.root)
+        chapters = align_stage.metadata_chapters(media.chapters if media is not None else [])
+        if chapters:
+            outcome.warnings.append(
+                f"{video.url}: the page lists no chapters; used the video's own {len(chapters)} chapters"
+                " (from its description on the site)"
+            )
+        return chapters
 
     @property
     def model(self):
