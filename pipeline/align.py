@@ -102,11 +102,6 @@ class _Words:
     def sentence_start(self, b: int) -> bool:
         return b == 0 or b >= self.n or ends_sentence(self.words[b - 1])
 
-    def starts_between(self, start: float, end: float) -> bool:
-        """Whether a word starts in [start, end)."""
-        k = bisect.bisect_left(self.starts, start)
-        return k < self.n and self.starts[k] < end
-
 
 def align(transcription: Transcription, chapters: Sequence[Chapter], options: AlignOptions) -> Alignment:
     words = _Words([w for w in transcription.words if w.text.strip()])
@@ -141,7 +136,8 @@ _SENTENCE_BONUS = 2.0
 _PAUSE_WEIGHT = 1.5
 _PAUSE_CAP = 3.0
 _DISTANCE_WEIGHT = 0.25
-_PAUSE_ONLY_COST = 3.0  # a pause without a sentence end (the model left out a full stop)
+_PAUSE_ONLY_COST = 3.0  # a short pause without a sentence end
+_LONG_PAUSE = 1.0  # seconds: a pause this long starts a sentence even without a full stop (the model left it out)
 _SPLIT_COST = 8.0  # inside a sentence, without a pause
 _EMPTY_COST = 4.0
 _HOPELESS = -1e6  # the end of the audio, for a chapter whose time is well before it
@@ -239,9 +235,31 @@ def _score(words: _Words, b: int, target: float, min_pause: float) -> float:
         return _SENTENCE_BONUS - _DISTANCE_WEIGHT * distance if target >= words.time(b) - 1.0 else _HOPELESS
     pause = words.pause(b)
     score = _PAUSE_WEIGHT * min(pause, _PAUSE_CAP) - _DISTANCE_WEIGHT * distance
-    if words.sentence_start(b):
+    if _breaks(words, b):
         return score + _SENTENCE_BONUS
     return score - (_PAUSE_ONLY_COST if pause >= min_pause else _SPLIT_COST)
+
+
+def _breaks(words: _Words, b: int) -> bool:
+    """Whether boundary ``b`` (< n) starts a sentence: after a sentence end, or after a long pause."""
+    return words.sentence_start(b) or words.pause(b) >= _LONG_PAUSE
+
+
+def _owed_speech(words: _Words, targets: list[float], tolerance: float) -> list[bool]:
+    """For each chapter, whether a sentence starts nearer its time than any other chapter's (within
+    ``tolerance``): such a chapter must not be left empty. Of chapters with the same time, the last
+    owns what starts there (the first is left empty, as the page asks)."""
+    owed = []
+    for i, target in enumerate(targets):
+        lo = (targets[i - 1] + target) / 2 if i else -math.inf
+        hi = (target + targets[i + 1]) / 2 if i + 1 < len(targets) else math.inf
+        if i + 1 < len(targets) and targets[i + 1] == target:
+            owed.append(False)
+            continue
+        first = bisect.bisect_left(words.starts, max(lo, target - tolerance))
+        last = bisect.bisect_left(words.starts, min(hi, target + tolerance))
+        owed.append(any(_breaks(words, b) for b in range(first, min(last, words.n))))
+    return owed
 
 
 def _candidates(words: _Words, target: float, tolerance: float, min_pause: float) -> list[tuple[int, float]]:
@@ -252,7 +270,7 @@ def _candidates(words: _Words, target: float, tolerance: float, min_pause: float
     """
     lo = bisect.bisect_left(words.starts, target - _FURTHER * tolerance)
     hi = bisect.bisect_right(words.starts, target + _FURTHER * tolerance)
-    picked = {b for b in range(lo, hi) if abs(words.time(b) - target) <= tolerance or words.sentence_start(b)}
+    picked = {b for b in range(lo, hi) if abs(words.time(b) - target) <= tolerance or _breaks(words, b)}
     picked.add(min(bisect.bisect_left(words.starts, target), words.n))
     picked.add(words.n)
     return [(b, _score(words, b, target, min_pause)) for b in sorted(picked)]
@@ -263,17 +281,17 @@ def _snap_all(words: _Words, targets: list[float], options: AlignOptions) -> lis
 
     Each chapter's best boundary alone is near its time; chosen together, they stay in
     order, and two close chapters do not collapse onto one boundary (leaving the first
-    empty) while a sentence starts between their times: the best-scoring sequence wins.
+    empty) while a sentence starts nearer the first's time: the best-scoring sequence wins.
     """
     if words.n == 0 or not targets:
         return [0] * len(targets)
     tolerance, min_pause = options.snap_tolerance, options.min_pause
     candidates = [_candidates(words, t, tolerance, min_pause) for t in targets]
-    ends = [*targets[1:], math.inf]
+    empty_costs = [_EMPTY_COST * owed for owed in _owed_speech(words, targets, tolerance)]
     best = [score for _, score in candidates[0]]
     links: list[list[int]] = []
     for i in range(1, len(targets)):
-        empty_cost = _EMPTY_COST if words.starts_between(targets[i - 1], targets[i]) else 0.0
+        empty_cost = empty_costs[i - 1]  # chapter i - 1 is empty when chapter i starts where it does
         row, link = [], []
         for b, score in candidates[i]:
             value, choice = -math.inf, 0
@@ -284,8 +302,7 @@ def _snap_all(words: _Words, targets: list[float], options: AlignOptions) -> lis
             link.append(choice)
         best = row
         links.append(link)
-    last_cost = _EMPTY_COST if words.starts_between(targets[-1], ends[-1]) else 0.0
-    final = [value - last_cost * (b == words.n) for (b, _), value in zip(candidates[-1], best, strict=True)]
+    final = [value - empty_costs[-1] * (b == words.n) for (b, _), value in zip(candidates[-1], best, strict=True)]
     k = max(range(len(final)), key=final.__getitem__)
     chosen = [k]
     for link in reversed(links):

@@ -24,6 +24,9 @@ How each figure is measured (the README of the evaluation, in short):
   invented words have no time and are passed over). A chapter put exactly where
   it begins scores 0 s; one that starts two words late scores the time those
   words take. A true chapter with no draft heading has no boundary (None).
+- **False no-speech chapters**: draft chapters that say "No speech in this part"
+  although their true chapter (found by the heading's title) has words spoken
+  in it.
 - **Paragraph lengths**: words (whitespace-separated) per draft paragraph.
 - **Invented words in silence or music**: draft words inserted (matched to no
   reference word) between two reference words that have a music, noise or
@@ -227,7 +230,7 @@ def reference_words(truth: Truth) -> list[RefWord]:
         weights = [len(w) + 1 for w in words]
         per_unit = (u.end - u.start) / sum(weights)
         t = u.start
-        for word, weight in zip(words, weights):
+        for word, weight in zip(words, weights, strict=True):
             out.append(RefWord(word, u.chapter, t, t + weight * per_unit))
             t += weight * per_unit
     return out
@@ -349,7 +352,7 @@ def score_chapters(truth: Truth, draft: list[DraftChapter]) -> ChapterScore:
     hyp: list[str] = []
     hyp_draft_chapter: list[int | None] = []
     first_word_of: dict[int, int] = {}  # true chapter -> index of the first hypothesis word of its draft chapter
-    for chapter, label in zip(draft, labels):
+    for chapter, label in zip(draft, labels, strict=True):
         words = normalized_words(chapter.text)
         if label is not None and words and label not in first_word_of:
             first_word_of[label] = len(hyp)
@@ -372,6 +375,20 @@ def score_chapters(truth: Truth, draft: list[DraftChapter]) -> ChapterScore:
         else:
             errors.append(abs(ref[alignment[k][0]].start - truth.chapters[c].start))
     return ChapterScore(len(hyp), in_chapter, errors)
+
+
+NO_SPEECH_NOTE = "*(No speech in this part.)*"  # what render writes for a chapter without words
+
+
+def false_no_speech_chapters(truth: Truth, draft: list[DraftChapter]) -> int:
+    """Draft chapters rendered as "No speech in this part" although words are spoken in their true chapter."""
+    spoken = {u.chapter for u in truth.utterances if normalized_words(u.text)}
+    labels = draft_chapter_labels(draft, truth)
+    return sum(
+        label in spoken and chapter.paragraphs == [NO_SPEECH_NOTE]
+        for chapter, label in zip(draft, labels, strict=True)
+        if label is not None
+    )
 
 
 @dataclass
@@ -442,6 +459,7 @@ class TalkScore:
     invented_in_non_speech: int
     non_speech_seconds: float
     terms: TermScore | None = None  # None: no term list given
+    false_no_speech: int | None = None  # None where the page has no chapter list
 
     def to_json(self) -> dict:
         return {
@@ -461,6 +479,7 @@ class TalkScore:
             "invented_in_non_speech": self.invented_in_non_speech,
             "non_speech_seconds": round(self.non_speech_seconds, 1),
             "terms": None if self.terms is None else self.terms.to_json(),
+            "false_no_speech_chapters": self.false_no_speech,
         }
 
 
@@ -480,6 +499,7 @@ def score_draft(truth: Truth, draft_body: str, *, terms=None) -> TalkScore:
         invented_in_non_speech=invented_in_non_speech(truth, text),
         non_speech_seconds=sum(s.end - s.start for s in truth.non_speech),
         terms=None if terms is None else score_terms(truth.reference_text, text, terms),
+        false_no_speech=false_no_speech_chapters(truth, draft) if truth.page_has_chapters else None,
     )
 
 
@@ -852,5 +872,8 @@ def draft_without_glossary(work_dir: Path, config) -> str:
     alignment = align.align(transcription, video.chapters, config.align)
     found = flags.flag_segments(transcription.segments, config.flags)
     return render.render_transcript(
-        [(video.url, video.label, alignment, found)], model=config.model.name, date="0000-00-00"
+        [(video.url, video.label, alignment, found)],
+        model=config.model.name,
+        date="0000-00-00",
+        link_times=config.render.link_times,
     )

@@ -146,6 +146,7 @@ def totals(results: list[dict]) -> dict:
         out["words_in_true_chapter"] = round(
             sum(d["words_in_true_chapter"] * d["reference_words"] for d in chaptered) / words, 4
         )
+        out["false_no_speech_chapters"] = sum(d.get("false_no_speech_chapters") or 0 for d in chaptered)
         errors = [e for d in chaptered for e in d["boundary_errors"] if e is not None]
         missing = sum(e is None for d in chaptered for e in d["boundary_errors"])
         if errors:
@@ -189,6 +190,7 @@ def print_table(results: list[dict], total: dict) -> None:
         "WER bare",
         "terms draft/bare",
         "in chapter",
+        "false no-speech chapters",
         "boundary s (mean/max)",
         "paragraphs (p10/med/p90/max)",
         "invented draft/bare",
@@ -207,6 +209,7 @@ def print_table(results: list[dict], total: dict) -> None:
             pct(b.get("wer")),
             f"{terms(d.get('terms'))} / {terms(b.get('terms'))}",
             pct(d.get("words_in_true_chapter")),
+            "-" if d.get("false_no_speech_chapters") is None else str(d["false_no_speech_chapters"]),
             f"{statistics.fmean(errors):.1f}/{max(errors):.1f}" if errors else "-",
             f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}"
             if para and para["count"]
@@ -224,6 +227,7 @@ def print_table(results: list[dict], total: dict) -> None:
         pct((total.get("bare_wer") or {}).get("wer")),
         f"{terms(total.get('draft_terms'))} / {terms(total.get('bare_terms'))}",
         pct(total.get("words_in_true_chapter")),
+        str(total.get("false_no_speech_chapters", "-")),
         f"{be['mean']:.1f}/{be['max']:.1f}" if be else "-",
         f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}" if para else "-",
         f"{total['invented_in_non_speech']['draft']}/{total['invented_in_non_speech']['bare']}",
@@ -241,7 +245,8 @@ def print_table(results: list[dict], total: dict) -> None:
         if t:
             wer = (total.get(key.replace("_terms", "_wer")) or {}).get("wer")
             print(
-                f"names and terms spelled right, {name}: {t['right']}/{t['occurrences']} = {pct(t['share'])}; WER {pct(wer)}"
+                f"names and terms spelled right, {name}: {t['right']}/{t['occurrences']} = {pct(t['share'])};"
+                f" WER {pct(wer)}"
             )
 
 
@@ -255,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         "talks",
         nargs="*",
         type=Path,
-        help="talk folders (page.md, audio.ogg, truth.json); default: every talk in eval/talks and tests/fixtures/talks",
+        help="talk folders (page.md, audio.ogg, truth.json);"
+        " default: every talk in eval/talks and tests/fixtures/talks",
     )
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only the talks with these names")
     parser.add_argument(
