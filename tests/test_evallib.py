@@ -144,6 +144,17 @@ def test_chapters_are_matched_by_title_not_position(truth):
 # ---------------------------------------------------------------- paragraphs and invented words
 
 
+def test_false_no_speech_counts_empty_chapters_whose_truth_has_words(truth):
+    chapters = perfect_draft(truth)
+    assert evallib.false_no_speech_chapters(truth, evallib.parse_draft(draft_of(chapters))) == 0
+    # The second chapter says "No speech" and its words went to the first: one false claim.
+    (t0, x0), (t1, x1) = chapters[0], chapters[1]
+    moved = [(t0, f"{x0} {x1}"), (t1, evallib.NO_SPEECH_NOTE), *chapters[2:]]
+    draft = evallib.parse_draft(draft_of(moved))
+    assert evallib.false_no_speech_chapters(truth, draft) == 1
+    assert evallib.score_draft(truth, draft_of(moved)).to_json()["false_no_speech_chapters"] == 1
+
+
 def test_paragraph_stats():
     stats = evallib.paragraph_stats([10, 20, 30, 40, 200])
     assert (stats.count, stats.min, stats.median, stats.max, stats.mean) == (5, 10, 30.0, 200, 60.0)
@@ -185,7 +196,7 @@ def test_five_chapter_talk_is_complete_and_consistent(truth):
     assert len(truth.chapters) == 5
     assert len({u.voice for u in truth.utterances}) >= 3
     assert 150 < truth.duration < 270
-    for before, after in zip(truth.chapters, truth.chapters[1:]):
+    for before, after in zip(truth.chapters, truth.chapters[1:], strict=False):
         assert before.end == after.start
     for u in truth.utterances:
         chapter = truth.chapters[u.chapter]
@@ -202,7 +213,7 @@ def test_five_chapter_page_times_are_off_by_up_to_four_seconds(truth):
     fence = re.search(r"```\n## Timestamps *\n(.*?)```", page, re.S).group(1)
     listed = [re.match(r"(\d\d):(\d\d) (.*)", line).groups() for line in fence.strip().split("\n")]
     assert [title for _, _, title in listed] == [c.title for c in truth.chapters]
-    offsets = [int(m) * 60 + int(s) - c.start for (m, s, _), c in zip(listed, truth.chapters)]
+    offsets = [int(m) * 60 + int(s) - c.start for (m, s, _), c in zip(listed, truth.chapters, strict=True)]
     assert all(abs(o) <= 4 for o in offsets)
     assert max(abs(o) for o in offsets[1:]) >= 3  # not luckily exact
     assert any(o < 0 for o in offsets[1:]) and any(o > 0 for o in offsets[1:])
