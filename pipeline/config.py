@@ -97,6 +97,11 @@ class FlagOptions:
 
 
 @dataclass(frozen=True)
+class RenderOptions:
+    link_times: bool  # headings' times link to that second of a YouTube video
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelOptions
     transcribe: TranscribeOptions
@@ -104,6 +109,7 @@ class Config:
     download: DownloadOptions
     run: RunOptions
     flags: FlagOptions
+    render: RenderOptions
 
     def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some options of one section changed (None values are ignored)."""
@@ -173,6 +179,7 @@ SECTIONS: dict[str, type] = {
     "download": DownloadOptions,
     "run": RunOptions,
     "flags": FlagOptions,
+    "render": RenderOptions,
 }
 
 

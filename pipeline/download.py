@@ -50,7 +50,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tenacity
@@ -113,6 +113,9 @@ class Media:
     title: str | None = None
     duration: float | None = None
     from_cache: bool = False  # True when nothing was fetched: a finished download reused, or a local file
+    # The video's own chapters as yt-dlp reports them (YouTube's description chapters):
+    # [{"start_time", "end_time", "title"}]; align.metadata_chapters turns them into Chapters.
+    chapters: list[dict] = field(default_factory=list)
 
 
 # -- keys --------------------------------------------------------------------------------
@@ -209,7 +212,13 @@ def cached_media(url: str, cache: Cache) -> Media | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return Media(
-        url=url, key=key, path=path, title=record.get("title"), duration=record.get("duration"), from_cache=True
+        url=url,
+        key=key,
+        path=path,
+        title=record.get("title"),
+        duration=record.get("duration"),
+        from_cache=True,
+        chapters=_chapter_dicts(record.get("chapters")),
     )
 
 
@@ -228,6 +237,7 @@ def _write_record(folder: Path, media: Media) -> None:
         "size": media.path.stat().st_size,
         "title": media.title,
         "duration": media.duration,
+        "chapters": media.chapters,
     }
     atomic_write_text(folder / RECORD_NAME, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
@@ -354,7 +364,16 @@ def _download_once(url: str, key: str, folder: Path, ydl_options: dict, caps: _C
         title=info.get("title"),
         duration=float(duration) if duration else None,
         from_cache=False,
+        chapters=_chapter_dicts(info.get("chapters")),
     )
+
+
+def _chapter_dicts(chapters: object) -> list[dict]:
+    """yt-dlp's (or a record's) chapter list reduced to its three keys; anything else is dropped."""
+    if not isinstance(chapters, list):
+        return []
+    keys = ("start_time", "end_time", "title")
+    return [{k: c.get(k) for k in keys} for c in chapters if isinstance(c, dict)]
 
 
 def _downloaded_file(info: dict, folder: Path) -> Path | None:

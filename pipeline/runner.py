@@ -265,7 +265,7 @@ class Runner:
 
     def _render_and_write(self, page: pages_mod.Page, parts: _PageParts) -> PageOutcome:
         try:
-            rendered = steps.render_page(page, parts.transcriptions, self.config, self.date, self.hooks)
+            rendered = steps.render_page(page, parts.transcriptions, self.cache, self.config, self.date, self.hooks)
         except Exception as e:
             return _outcome(page, parts, status="failed", reason=f"align/write: {type(e).__name__}: {one_line(e)}")
         timings = {**parts.timings, "align": parts.timings["align"] + rendered.seconds}

@@ -34,7 +34,7 @@ from .cache import Cache, TranscriptEntry
 from .config import Config
 from .context import PromptContext
 from .hooks import StageHooks
-from .schema import RenderedPart
+from .schema import Chapter, RenderedPart
 
 ModelProvider = Callable[[], transcribe_stage.LoadedModel]
 
@@ -233,9 +233,25 @@ def apply_glossary(
 # -- per page ----------------------------------------------------------------------------
 
 
+def chapters_for(page: pages_mod.Page, video: pages_mod.Video, cache: Cache) -> tuple[list[Chapter], str | None]:
+    """The page's chapters for a video; where the page gives none (no list, or a placeholder such as
+    "Help us add timestamps"), the video's own chapters from its download record, with a warning."""
+    if video.chapters:
+        return list(video.chapters), None
+    media = download_stage.cached_media(media_location(page, video), cache)
+    chapters = align_stage.metadata_chapters(media.chapters if media is not None else [])
+    if not chapters:
+        return [], None
+    return chapters, (
+        f"{video.url}: the page lists no chapters; used the video's own {len(chapters)} chapters"
+        " (from its description on the site)"
+    )
+
+
 def render_page(
     page: pages_mod.Page,
     parts: list[tuple[pages_mod.Video, transcribe_stage.Transcription]],
+    cache: Cache,
     config: Config,
     date: str,
     hooks: StageHooks,
@@ -246,12 +262,16 @@ def render_page(
         flag_count = 0
         rendered_parts = []
         for video, transcription in parts:
-            alignment = align_stage.align(transcription, video.chapters, config.align)
+            chapters, warning = chapters_for(page, video, cache)
+            warnings.extend([warning] if warning else [])
+            alignment = align_stage.align(transcription, chapters, config.align)
             warnings.extend(alignment.warnings)
             flags = flags_stage.flag_segments(transcription.segments, config.flags)
             flag_count += len(flags)
             rendered_parts.append(RenderedPart(video.url, video.label, alignment, flags))
-        body = render_stage.render_transcript(rendered_parts, model=config.model.name, date=date)
+        body = render_stage.render_transcript(
+            rendered_parts, model=config.model.name, date=date, link_times=config.render.link_times
+        )
     return Rendered(body, tuple(warnings), flag_count, aligning.seconds)
 
 
