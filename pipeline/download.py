@@ -174,6 +174,17 @@ def is_local(url: str) -> bool:
     return _local_path(url) is not None
 
 
+def site_of(url: str) -> str | None:
+    """The site a URL's downloads count against when it rate-limits (youtu.be and youtube.com
+    are one site); None for a local file, which no site limits."""
+    if is_local(url):
+        return None
+    host = (urllib.parse.urlsplit(url).hostname or "").lower().removeprefix("www.").removeprefix("m.")
+    if host == "youtu.be" or host == "youtube.com" or host.endswith(".youtube.com") or youtube_id(url):
+        return "youtube.com"
+    return host
+
+
 def local_media_path(value: str, page_source: Path, root: Path) -> Path:
     """The local media file a page names, resolved, provided it lies inside ``root``.
 

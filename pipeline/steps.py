@@ -31,7 +31,7 @@ from . import pages as pages_mod
 from . import render as render_stage
 from . import transcribe as transcribe_stage
 from .cache import Cache, TranscriptEntry
-from .config import Config
+from .config import Config, RunOptions
 from .context import PromptContext
 from .hooks import StageHooks
 from .schema import Chapter, RenderedPart
@@ -214,13 +214,18 @@ def remove_audio(job: VideoJob, cache: Cache) -> None:
 
 
 def write_exports(
-    job: VideoJob, transcription: transcribe_stage.Transcription, cache: Cache, formats: tuple[str, ...]
+    job: VideoJob, transcription: transcribe_stage.Transcription, cache: Cache, run: RunOptions
 ) -> list[str]:
-    """Subtitles and word JSON (--export) under the cache's exports folder; the files written."""
-    if not formats:
+    """Subtitles and word JSON (--export) of one video, named after its page: under ``--export-dir``
+    (mirroring the pages' folders) or else the cache's exports folder; the files written."""
+    if not run.export:
         return []
-    stem = Path(job.page.path).stem
-    return [str(p) for p in export_stage.write_exports(transcription, cache.export_dir(job.key), stem, formats)]
+    page = Path(job.page.path).with_suffix("")
+    urls = [v.url for v in job.page.videos]
+    part = f".part{urls.index(job.url) + 1}" if len(urls) > 1 and job.url in urls else ""
+    folder = Path(run.export_dir) / page.parent if run.export_dir else cache.export_dir(job.key)
+    written = export_stage.write_exports(transcription, folder, page.name + part, run.export)
+    return [str(p) for p in written]
 
 
 def apply_glossary(
@@ -277,7 +282,7 @@ def render_page(
 
 @dataclass(frozen=True)
 class Written:
-    skipped: str | None  # why the draft was not written (the page changed since the scan); None: written
+    skipped: str | None  # why the draft was not written (another run wrote it meanwhile); None: written
     seconds: float
 
 
@@ -299,7 +304,8 @@ def _write_unless_changed(
         if current.state == pages_mod.HAS_DRAFT and page.state != pages_mod.HAS_DRAFT:
             return "another run wrote its draft meanwhile"
         if current.state not in (pages_mod.NEEDS_TRANSCRIPT, pages_mod.HAS_DRAFT):
-            return f"page changed meanwhile (now {current.state})"
+            # A human wrote in it since the scan: a failure to report, never a page to overwrite.
+            raise pages_mod.PageError(page.path, f"the page changed meanwhile (now {current.state}); not overwritten")
         with hooks.stage("write", page, observed=False):
             pages_mod.write_transcript(
                 page.source,

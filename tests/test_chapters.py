@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from mediaserver import MediaServer
 from typer.testing import CliRunner
+
+from evalkit.mediaserver import MediaServer
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples"

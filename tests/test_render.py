@@ -143,7 +143,7 @@ def test_sub_chapters_are_level_four_headings_under_their_chapter():
             _chapter("Part II: Interviewing", 920, "Now interviews."),
         ]
     )
-    lines = _body_lines(render_transcript([("u", None, alignment)], model="tiny.en", date="d"))
+    lines = _body_lines(render_transcript([RenderedPart("u", None, alignment)], model="tiny.en", date="d"))
     assert lines[1:] == [
         "### Part I: The Job Search (07:06)",
         "Let us start.",
@@ -156,9 +156,9 @@ def test_sub_chapters_are_level_four_headings_under_their_chapter():
     ]
 
 
-def _flagged_part(url: str) -> tuple:
+def _flagged_part(url: str) -> RenderedPart:
     alignment = Alignment([_chapter("Goals", 368, "we use pandas and dask every day"), _sub_chapter("Poll", 484, "x")])
-    return (url, None, alignment, [(369.6, 370.4, "low confidence")])
+    return RenderedPart(url, None, alignment, [Flag(369.6, 370.4, "low confidence")])
 
 
 def test_flags_link_to_that_second_of_a_youtube_video():
@@ -178,7 +178,9 @@ def test_link_times_links_headings_as_the_human_transcripts_do():
     assert lines[3] == "#### Poll [(08:04)](https://youtu.be/LZuJlZIDIbo?t=484)"
     sections = Alignment([_chapter(None, 602, "Second part.", kind=SECTION)])
     lines = _body_lines(
-        render_transcript([("https://youtu.be/LZuJlZIDIbo", None, sections)], model="m", date="d", link_times=True)
+        render_transcript(
+            [RenderedPart("https://youtu.be/LZuJlZIDIbo", None, sections)], model="m", date="d", link_times=True
+        )
     )
     assert lines[1] == "### [10:02](https://youtu.be/LZuJlZIDIbo?t=602)"
 
