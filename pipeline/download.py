@@ -153,7 +153,10 @@ def _local_path(url: str) -> Path | None:
             return Path(urllib.request.url2pathname(text[len("file://") :]))
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
         return None
-    path = Path(os.path.expanduser(text))  # "~user" with no such user stays as it is
+    try:
+        path = Path(os.path.expanduser(text))  # "~user" with no such user stays as it is
+    except ValueError:  # a NUL byte: no such file, and nothing yt-dlp could fetch either
+        return Path(text)
     if _exists(path) or text.startswith(("/", "./", "../", "~")) or re.match(r"^[A-Za-z]:[\\/]", text):
         return path
     # "youtu.be/ID", "example.com/talk.mp3": a URL typed without its scheme.
