@@ -24,14 +24,11 @@ from collections.abc import Sequence
 from .config import AlignOptions
 from .schema import CHAPTER as CHAPTER  # re-exported: the kinds and types used to be defined here
 from .schema import LEAD, NO_SPEECH, SECTION, AlignedChapter, Alignment, Chapter, Paragraph, Transcription, Word
-from .utils import format_timestamp
-
-_SENTENCE_END = (".", "?", "!", "…")
-_CLOSERS = "\"'”’)]}"
+from .utils import CLOSERS, SENTENCE_END, format_timestamp
 
 
 def ends_sentence(word: Word) -> bool:
-    return word.text.strip().rstrip(_CLOSERS).endswith(_SENTENCE_END)
+    return word.text.strip().rstrip(CLOSERS).endswith(SENTENCE_END)
 
 
 class _Words:

@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 
 from .config import FlagOptions
 from .schema import Flag, Segment
+from .utils import repeat_count
 
 LOW_CONFIDENCE = "low confidence"
 HIGH_COMPRESSION = "high compression"
@@ -145,12 +146,9 @@ def _loop_end(keys: list[str], i: int, options: FlagOptions) -> int | None:
     """End (exclusive) of the longest loop starting at ``i``, or None."""
     best = None
     for n in range(1, options.repetition_max_ngram + 1):
-        phrase = keys[i : i + n]
-        if len(phrase) < n:
+        repeats = repeat_count(keys, i, n)
+        if repeats == 0:
             break
-        repeats = 1
-        while keys[i + repeats * n : i + (repeats + 1) * n] == phrase:
-            repeats += 1
         covered = repeats * n
         if repeats >= options.repetition_min_repeats and covered >= options.repetition_min_words:
             if best is None or i + covered > best:

@@ -39,7 +39,7 @@ from .audio import SAMPLE_RATE, read_window, wav_duration
 from .cache import transcription_fingerprint
 from .config import ModelOptions, TranscribeOptions
 from .schema import Segment, Transcription, Word
-from .utils import atomic_write_text
+from .utils import atomic_write_text, repeat_count
 
 log = logging.getLogger(__name__)
 
@@ -259,12 +259,9 @@ def collapse_repetitions(words: list[Word], max_ngram: int = 8) -> list[Word]:
 def _loop_at(tokens: list[str], i: int, max_ngram: int) -> tuple[int, int] | None:
     """(n, repeats) when an n-gram starting at ``i`` repeats back to back often enough to be a loop."""
     for n in range(1, max_ngram + 1):
-        gram = tokens[i : i + n]
-        if len(gram) < n or not all(gram):
+        repeats = repeat_count(tokens, i, n)
+        if repeats == 0 or not all(tokens[i : i + n]):
             return None
-        repeats = 1
-        while tokens[i + repeats * n : i + (repeats + 1) * n] == gram:
-            repeats += 1
         if repeats >= (5 if n == 1 else 4):
             return n, repeats
     return None
