@@ -101,6 +101,7 @@ def _build_config(config_file: Path | None, **overrides) -> Config:
                 "retries",
             ),
             "run": ("cache_dir", "downloads_ahead", "glossary", "export"),
+            "review": ("port", "open_browser"),
         }
         for section, names in sections.items():
             config = config.replace(section, **{n: overrides.get(n) for n in names})
@@ -127,9 +128,7 @@ def run(
     compute_type: str | None = typer.Option(
         None, "--compute-type", help="auto, int8, float16, int8_float16, float32, ..."
     ),
-    cpu_threads: int | None = typer.Option(
-        None, "--cpu-threads", help="CPU threads for the model (0: one per core)."
-    ),
+    cpu_threads: int | None = typer.Option(None, "--cpu-threads", help="CPU threads for the model (0: one per core)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Batched inference size (1: sequential)."),
     beam_size: int | None = typer.Option(None, "--beam-size"),
     language: str | None = typer.Option(None, "--language"),
@@ -247,6 +246,37 @@ def status(
         f"{actions.count('transcribe')} to transcribe, {actions.count('write')} only to write from cache, "
         f"{len(rows) - actions.count('transcribe') - actions.count('write')} skipped"
     )
+
+
+@app.command()
+def review(
+    page: Path = typer.Argument(..., help="An event page holding this tool's draft."),
+    config_file: Path | None = ConfigOpt,
+    model: str | None = typer.Option(
+        None, "--model", help="The model whose cached words time the draft [default: the draft's own model]."
+    ),
+    cache_dir: Path | None = CacheOpt,
+    port: int | None = typer.Option(None, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free one)."),
+    browser: bool | None = typer.Option(None, "--browser/--no-browser", help="Open the page in the default browser."),
+) -> None:
+    """Listen to a draft, check and fix it in the browser, and save it back into the page."""
+    from .review import ReviewError, draft_model, open_review
+    from .review_server import serve
+
+    config = _build_config(
+        config_file,
+        name=model or draft_model(page),
+        cache_dir=str(cache_dir) if cache_dir else None,
+        port=port,
+        open_browser=browser,
+    )
+    try:
+        session = open_review(page, config)
+        status = serve(session, port=config.review.port, open_browser=config.review.open_browser)
+    except ReviewError as e:
+        err_console.print(f"[red]error[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(status)
 
 
 def main() -> None:
