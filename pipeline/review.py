@@ -220,16 +220,34 @@ def _spread(words: Sequence[Word], start: float, end: float) -> None:
         word.start, word.end = start + i * step, start + (i + 1) * step
 
 
+# The draft is matched to the model's words a stretch at a time: difflib on two whole 90-minute talks
+# (15,000 words each) takes seconds, on stretches of a few hundred words milliseconds, and a human's
+# edits never move a word further than a stretch.
+ALIGN_STRETCH = 300
+
+
+def _matched_tokens(keys: Sequence[str], model_keys: Sequence[str]) -> dict[int, int]:
+    """draft token index -> model token index, in order, for the tokens the two share."""
+    matched: dict[int, int] = {}
+    pos = 0
+    for lo in range(0, len(keys), ALIGN_STRETCH):
+        stretch = keys[lo : lo + ALIGN_STRETCH]
+        window = model_keys[pos : pos + 2 * ALIGN_STRETCH + 100]
+        matcher = difflib.SequenceMatcher(None, stretch, window, autojunk=False)
+        advance = None
+        for block in matcher.get_matching_blocks():
+            for k in range(block.size):
+                if stretch[block.a + k]:
+                    matched[lo + block.a + k] = pos + block.b + k
+            if block.size >= 3 or (advance is None and block.size):
+                advance = block.b + block.size  # a lone common word far ahead must not pull the window there
+        pos += advance or 0
+    return matched
+
+
 def align_words(draft_words: Sequence[Word], timed: Sequence[tuple[float, float, str]], duration: float) -> None:
     """Give each draft word the time of the model's word it matches; the rest are spread between matches."""
-    keys = [_token_key(w.text) for w in draft_words]
-    model_keys = [_token_key(text) for _, _, text in timed]
-    matcher = difflib.SequenceMatcher(None, keys, model_keys, autojunk=False)
-    matched: dict[int, int] = {}
-    for block in matcher.get_matching_blocks():
-        for k in range(block.size):
-            if keys[block.a + k]:
-                matched[block.a + k] = block.b + k
+    matched = _matched_tokens([_token_key(w.text) for w in draft_words], [_token_key(text) for _, _, text in timed])
     pending: list[Word] = []
     last_end = 0.0
     for i, word in enumerate(draft_words):
@@ -333,7 +351,7 @@ def _transcribe_missing(page: pages.Page, config: Config, cache_root: Path) -> N
 
 def _find_sources(page: pages.Page, config: Config, cache_root: Path):
     """For each video: (its cached transcription or None, its location, its key)."""
-    from . import download, glossary, transcribe
+    from . import download, transcribe
     from .cache import Cache
     from .runner import Runner, media_location
 
@@ -342,9 +360,9 @@ def _find_sources(page: pages.Page, config: Config, cache_root: Path):
     for video in page.videos:
         location = media_location(page, video)
         key = download.media_key(location)
+        # The model's own words, without the glossary's respellings: a respelt word matches no model
+        # word and is timed between its neighbours, a fraction of a second off, for a tenth of the time.
         cached = transcribe.read_cached(runner.transcript_path(key, runner.prompt(page)))
-        if cached is not None:
-            cached = glossary.apply_to_transcription(cached, runner.glossary)
         found.append((cached, location, key))
     return found
 

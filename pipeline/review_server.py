@@ -180,6 +180,12 @@ class ReviewServer(ThreadingHTTPServer):
         self.url = f"http://127.0.0.1:{bound}/{self.token}/"
         self._thread: threading.Thread | None = None
 
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a tab closed mid-request is normal
+            super().handle_error(request, client_address)
+
     def __enter__(self) -> ReviewServer:
         self._thread = threading.Thread(target=self.serve_forever, name="review-server", daemon=True)
         self._thread.start()
