@@ -253,7 +253,7 @@ def review(
     page: Path = typer.Argument(..., help="An event page holding this tool's draft."),
     config_file: Path | None = ConfigOpt,
     model: str | None = typer.Option(
-        None, "--model", help="The model whose cached words time the draft [default: the draft's own model]."
+        None, "--model", help="The model whose cached words time the draft (default: the model named in the draft)."
     ),
     cache_dir: Path | None = CacheOpt,
     port: int | None = typer.Option(None, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free one)."),
