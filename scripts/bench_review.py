@@ -11,7 +11,8 @@ render) writes from it. Measured, each next to its baseline from the same run:
 - open: ``open_review`` (read the page, align the draft's words to the cache's);
 - load: navigation to the page rendered with every word (``body[data-ready]``),
   against a 1-minute draft made the same way;
-- click to seek: a click on a random word until the audio element's ``seeked``,
+- click to seek: a click on a random word (scrolled on screen first, untimed) until the
+  audio element's ``seeked``,
   against seeking a bare ``<audio>`` element on the same file and server.
 """
 
@@ -93,6 +94,10 @@ def make_talk(folder: Path, minutes: float, words: int) -> tuple[Path, Path]:
 _SEEK_JS = """async ([index, selector]) => {
   const audio = document.querySelector('audio');
   const el = selector ? document.querySelectorAll(selector)[index] : null;
+  if (el) {  // a reviewer clicks a word they see: bring it on screen first (not timed)
+    el.scrollIntoView({ block: 'center' });
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+  }
   const done = new Promise((resolve) => audio.addEventListener('seeked', resolve, { once: true }));
   const t0 = performance.now();
   if (el) el.click(); else audio.currentTime = index;
