@@ -97,6 +97,12 @@ class FlagOptions:
 
 
 @dataclass(frozen=True)
+class ReviewOptions:
+    port: int  # 0: any free port
+    open_browser: bool
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelOptions
     transcribe: TranscribeOptions
@@ -104,6 +110,7 @@ class Config:
     download: DownloadOptions
     run: RunOptions
     flags: FlagOptions
+    review: ReviewOptions
 
     def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some options of one section changed (None values are ignored)."""
@@ -173,6 +180,7 @@ SECTIONS: dict[str, type] = {
     "download": DownloadOptions,
     "run": RunOptions,
     "flags": FlagOptions,
+    "review": ReviewOptions,
 }
 
 
