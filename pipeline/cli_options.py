@@ -61,6 +61,10 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = _table(
         "downloads_ahead": ("--downloads-ahead", "Videos fetched ahead of the one being transcribed."),
         "glossary": ("--glossary", "A TOML file of extra spelling fixes."),
         "export": ("--export", "Also write subtitles/word JSON: any of srt,vtt,json."),
+        "export_dir": (
+            "--export-dir",
+            "Folder for --export's files, mirroring the pages' folders (default: the cache).",
+        ),
     },
     download={
         "cookies": ("--cookies", "cookies.txt for yt-dlp (YouTube's bot check)."),

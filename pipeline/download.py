@@ -50,7 +50,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tenacity
@@ -113,6 +113,9 @@ class Media:
     title: str | None = None
     duration: float | None = None
     from_cache: bool = False  # True when nothing was fetched: a finished download reused, or a local file
+    # The video's own chapters as yt-dlp reports them (YouTube's description chapters):
+    # [{"start_time", "end_time", "title"}]; align.metadata_chapters turns them into Chapters.
+    chapters: list[dict] = field(default_factory=list)
 
 
 # -- keys --------------------------------------------------------------------------------
@@ -150,7 +153,10 @@ def _local_path(url: str) -> Path | None:
             return Path(urllib.request.url2pathname(text[len("file://") :]))
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
         return None
-    path = Path(os.path.expanduser(text))  # "~user" with no such user stays as it is
+    try:
+        path = Path(os.path.expanduser(text))  # "~user" with no such user stays as it is
+    except ValueError:  # a NUL byte: no such file, and nothing yt-dlp could fetch either
+        return Path(text)
     if _exists(path) or text.startswith(("/", "./", "../", "~")) or re.match(r"^[A-Za-z]:[\\/]", text):
         return path
     # "youtu.be/ID", "example.com/talk.mp3": a URL typed without its scheme.
@@ -169,6 +175,17 @@ def _exists(path: Path) -> bool:
 def is_local(url: str) -> bool:
     """True when ``url`` names a local file (a path or a ``file://`` URL), not something to fetch."""
     return _local_path(url) is not None
+
+
+def site_of(url: str) -> str | None:
+    """The site a URL's downloads count against when it rate-limits (youtu.be and youtube.com
+    are one site); None for a local file, which no site limits."""
+    if is_local(url):
+        return None
+    host = (urllib.parse.urlsplit(url).hostname or "").lower().removeprefix("www.").removeprefix("m.")
+    if host == "youtu.be" or host == "youtube.com" or host.endswith(".youtube.com") or youtube_id(url):
+        return "youtube.com"
+    return host
 
 
 def local_media_path(value: str, page_source: Path, root: Path) -> Path:
@@ -209,7 +226,13 @@ def cached_media(url: str, cache: Cache) -> Media | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return Media(
-        url=url, key=key, path=path, title=record.get("title"), duration=record.get("duration"), from_cache=True
+        url=url,
+        key=key,
+        path=path,
+        title=record.get("title"),
+        duration=record.get("duration"),
+        from_cache=True,
+        chapters=_chapter_dicts(record.get("chapters")),
     )
 
 
@@ -228,6 +251,7 @@ def _write_record(folder: Path, media: Media) -> None:
         "size": media.path.stat().st_size,
         "title": media.title,
         "duration": media.duration,
+        "chapters": media.chapters,
     }
     atomic_write_text(folder / RECORD_NAME, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
@@ -354,7 +378,16 @@ def _download_once(url: str, key: str, folder: Path, ydl_options: dict, caps: _C
         title=info.get("title"),
         duration=float(duration) if duration else None,
         from_cache=False,
+        chapters=_chapter_dicts(info.get("chapters")),
     )
+
+
+def _chapter_dicts(chapters: object) -> list[dict]:
+    """yt-dlp's (or a record's) chapter list reduced to its three keys; anything else is dropped."""
+    if not isinstance(chapters, list):
+        return []
+    keys = ("start_time", "end_time", "title")
+    return [{k: c.get(k) for k in keys} for c in chapters if isinstance(c, dict)]
 
 
 def _downloaded_file(info: dict, folder: Path) -> Path | None:
