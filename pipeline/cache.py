@@ -8,6 +8,7 @@ never its root. Layout under the cache root (one entry per video key, see
     audio/<key>.wav                    16 kHz mono audio (prepare stage)
     transcripts/<key>/<fp>.json        a transcription, per model, options and page context
     exports/<key>/<stem>.srt|vtt|json  subtitles and word-level JSON (--export)
+    review/<key>.webm                  media a browser cannot play, as Opus for the review page
     locks/<name>.lock                  file locks shared by concurrent runs
 
 A new stage with a cached result per video and options adds its folder to
@@ -133,6 +134,10 @@ class Cache:
 
     def export_dir(self, key: str) -> Path:
         return self.root / "exports" / _safe(key)
+
+    def review_media_path(self, key: str) -> Path:
+        """The media of a video as the review page's browser plays it, when its download is not playable."""
+        return self.root / "review" / f"{_safe(key)}.webm"
 
     # -- locks ------------------------------------------------------------------------
 

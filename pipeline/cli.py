@@ -112,7 +112,7 @@ ConfigOpt = typer.Option(None, "--config", help="A TOML file overlaying configs/
 
 
 @app.command()
-@config_flags()
+@config_flags(exclude_sections=("review",))  # the review page's options are `review`'s
 def run(
     paths: list[Path] = PathsArg,
     config_file: Path | None = ConfigOpt,
@@ -209,6 +209,33 @@ def status(
         f"{actions.count('transcribe')} to transcribe, {actions.count('write')} only to write from cache, "
         f"{len(rows) - actions.count('transcribe') - actions.count('write')} skipped"
     )
+
+
+@app.command()
+@config_flags("--model", "--cache-dir", "--port", "--browser")
+def review(
+    page: Path = typer.Argument(..., help="An event page holding this tool's draft."),
+    config_file: Path | None = ConfigOpt,
+    flags: dict[ConfigFlag, Any] | None = None,
+) -> None:
+    """Listen to a draft, check and fix it in the browser, and save it back into the page."""
+    from .review import ReviewError, draft_model, open_review
+    from .review_server import serve
+
+    values = dict(flags or {})
+    model_flag = next(f for f in values if f.option == "name")
+    # The draft's own model by default: its cached words are the ones that time the draft.
+    values[model_flag] = values[model_flag] or draft_model(page)
+    config = _build_config(config_file, values)
+    if not 0 <= config.review.port <= 65535:
+        _config_error(ConfigError(f"[review] port {config.review.port}: not between 0 and 65535"))
+    try:
+        session = open_review(page, config)
+        status = serve(session, port=config.review.port, open_browser=config.review.open_browser)
+    except ReviewError as e:
+        err_console.print(f"[red]error[/red] {escape(str(e))}", highlight=False)
+        raise typer.Exit(1) from None
+    raise typer.Exit(status)
 
 
 def main() -> None:

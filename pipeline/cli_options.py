@@ -74,6 +74,10 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = _table(
         "rate_limit": ("--rate-limit", "Download speed cap, e.g. 2M."),
         "retries": ("--retries", "Download retries on transient errors."),
     },
+    review={
+        "port": ("--port", "Port of the review page on 127.0.0.1 (0: any free one)."),
+        "open_browser": ("--browser/--no-browser", "Open the review page in the default browser."),
+    },
 )
 
 # Field types as the command line takes them; a list option is written "a,b,c".
@@ -94,13 +98,18 @@ def build_config(config_file: str | Path | None, values: Mapping[ConfigFlag, Any
     return config
 
 
-def config_flags(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the table's flags (all, or those named, e.g. ``"--model"``) to a typer command.
+def config_flags(
+    *names: str, exclude_sections: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the table's flags (all, or those named, e.g. ``"--model"``) to a typer command;
+    ``exclude_sections``: leave out the flags of those sections (another command's options).
 
     The command declares a parameter ``flags: dict`` instead: it receives
     ``{ConfigFlag: value or None}``, to pass to :func:`build_config`.
     """
-    rows = [f for f in CONFIG_FLAGS if not names or f.decls.split("/")[0] in names]
+    rows = [
+        f for f in CONFIG_FLAGS if (not names or f.decls.split("/")[0] in names) and f.section not in exclude_sections
+    ]
     unknown = set(names) - {f.decls.split("/")[0] for f in rows}
     if unknown:
         raise ValueError(f"no such config flag: {', '.join(sorted(unknown))}")

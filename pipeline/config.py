@@ -103,6 +103,12 @@ class RenderOptions:
 
 
 @dataclass(frozen=True)
+class ReviewOptions:
+    port: int  # 0: any free port
+    open_browser: bool
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelOptions
     transcribe: TranscribeOptions
@@ -111,6 +117,7 @@ class Config:
     run: RunOptions
     flags: FlagOptions
     render: RenderOptions
+    review: ReviewOptions
 
     def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some options of one section changed (None values are ignored)."""
@@ -183,6 +190,7 @@ SECTIONS: dict[str, type] = {
     "run": RunOptions,
     "flags": FlagOptions,
     "render": RenderOptions,
+    "review": ReviewOptions,
 }
 
 

@@ -136,9 +136,15 @@ def test_the_cli_takes_every_flag_of_the_table_and_no_dead_one():
     from pipeline.cli_options import CONFIG_FLAGS
     from typer.testing import CliRunner
 
-    help_text = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "300"}).output
+    help_of = {
+        command: CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "300"}).output
+        for command in ("run", "review")
+    }
     for flag in CONFIG_FLAGS:
+        command = "review" if flag.section == "review" else "run"
         for name in flag.decls.split("/"):
-            assert name in help_text, name
+            assert name in help_of[command], (command, name)
+            if flag.section == "review":
+                assert name not in help_of["run"], name  # the review page's options are review's alone
     refused = CliRunner().invoke(app, ["run", "--only-missing", "."])
     assert refused.exit_code == 2 and "No such option" in refused.output

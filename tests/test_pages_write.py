@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -47,6 +48,38 @@ def test_a_page_without_a_final_newline_still_has_none(corpus_dir, tmp_path, eol
     assert after.endswith(pages.DRAFT_END)
     assert after.count(eol) == after.count("\n")  # CRLF stays CRLF throughout
     assert pages.read_transcript(path) == BODY
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", ""])
+def test_a_reviewed_body_replaces_only_the_drafts_body(corpus_dir, tmp_path, ending):
+    path = _copy(corpus_dir, tmp_path)
+    eol = ending or "\n"
+    text = path.read_bytes().decode("utf-8").rstrip("\n").replace("\n", eol) + ending
+    path.write_bytes(text.encode("utf-8"))
+    pages.write_transcript(path, BODY, model="tiny.en", date="2026-11-22")
+    path.write_bytes(path.read_bytes() + f"{eol}Notes below the draft.{ending}".encode())
+    before = path.read_bytes()
+    marker_at = before.index(pages.DRAFT_START.encode())
+    head, tail = before[: before.index(b"\n", marker_at) + 1], before[before.index(pages.DRAFT_END.encode()) :]
+    reviewed = BODY.replace("Hello everybody", "Hello, everybody")
+    sha = hashlib.sha256(before).hexdigest()
+    assert pages.replace_draft_body(path, reviewed, expected_sha256=sha).changed
+    after = path.read_bytes()
+    assert after == head + reviewed.replace("\n", eol).encode() + tail  # the markers and the rest, byte for byte
+    assert pages.read_transcript(path) == reviewed
+    assert pages.read_page(path).state == pages.HAS_TRANSCRIPT  # the old hash: now a human's text, never rewritten
+    assert not pages.replace_draft_body(path, reviewed).changed
+    with pytest.raises(pages.PageChangedError):
+        pages.replace_draft_body(path, BODY, expected_sha256=sha)
+    assert path.read_bytes() == after
+
+
+def test_replacing_a_draft_body_needs_a_draft(corpus_dir, tmp_path):
+    path = _copy(corpus_dir, tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(pages.PageError, match="no draft"):
+        pages.replace_draft_body(path, BODY)
+    assert path.read_bytes() == before
 
 
 def test_a_read_only_page_is_not_overwritten(corpus_dir, tmp_path):

@@ -15,6 +15,11 @@ CONTRACT (other modules rely on these names; keep them):
   target; the page ends with a newline exactly when it did before.
 - ``read_transcript(path) -> str | None``: the draft body that write_transcript wrote
   (between the markers, "\n" line endings), or None.
+- ``replace_draft_body(path, body, *, expected_sha256=None) -> WriteResult``: a
+  reviewer's edit: ``body`` between the draft's markers, both kept verbatim (so the page
+  then reads as edited by a human), every other byte, the line endings and the final
+  newline as they were, atomically. Raises ``PageError`` when there is no draft, and
+  ``PageChangedError`` when ``expected_sha256`` is not the hash of the page's bytes.
 
 Also public: ``parse_page(text, *, path=..., source=None, companions=()) -> Page``
 (the parser without the file system: the caller passes the candidate companion
@@ -107,12 +112,13 @@ from .lines import _split_lines as _split_lines  # for tests that check offsets
 from .links import youtube_id
 from .parse import parse_page
 from .scan import read_page, scan
-from .section import DRAFT_END
+from .section import DRAFT_END, DRAFT_START
 from .section import _find_transcript_heading as _find_transcript_heading
-from .write import read_transcript, write_transcript
+from .write import PageChangedError, read_transcript, replace_draft_body, write_transcript
 
 __all__ = [
     "DRAFT_END",
+    "DRAFT_START",
     "HAS_DRAFT",
     "HAS_TRANSCRIPT",
     "MAX_PAGE_BYTES",
@@ -125,6 +131,7 @@ __all__ = [
     "CompanionIndex",
     "DraftInfo",
     "Page",
+    "PageChangedError",
     "PageError",
     "Video",
     "WriteResult",
@@ -132,6 +139,7 @@ __all__ = [
     "parse_page",
     "read_page",
     "read_transcript",
+    "replace_draft_body",
     "scan",
     "write_transcript",
     "youtube_id",

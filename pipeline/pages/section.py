@@ -21,9 +21,10 @@ from ..schema import DraftInfo
 from .chapters import _CHAPTER_HEADINGS, _PLACEHOLDER_RE, _chapter_line, _fence_is_chapter_list, _is_label
 from .lines import _HASHTAG_LINE_RE, _clean, _eol_of, _heading, _Line, _split_lines
 
+DRAFT_START = "<!-- du-transcripts draft v1;"  # how the start marker begins; its fields follow
 DRAFT_END = "<!-- /du-transcripts draft -->"
 _DRAFT_START_RE = re.compile(
-    r"^<!-- du-transcripts draft v1; model: (?P<model>[^;]*); date: (?P<date>[^;]*); "
+    "^" + re.escape(DRAFT_START) + r" model: (?P<model>[^;]*); date: (?P<date>[^;]*); "
     r"sha256: (?P<sha>[0-9a-f]{64}) -->\s*$"
 )
 

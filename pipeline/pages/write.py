@@ -9,6 +9,7 @@ stays a link); a read-only page is refused, never replaced.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -16,7 +17,20 @@ from pathlib import Path
 from ..schema import WriteResult
 from ..utils import atomic_write_bytes
 from .lines import PageError, _eol_of, _Line, _read_text, _split_lines
-from .section import DRAFT_END, _body_hash, _classify_section, _draft_body, _find_transcript_heading, _Section
+from .section import (
+    DRAFT_END,
+    DRAFT_START,
+    _body_hash,
+    _classify_section,
+    _draft_body,
+    _find_transcript_heading,
+    _Section,
+)
+
+
+class PageChangedError(PageError):
+    """The page on disk is not the one the caller read."""
+
 
 _MARKER_VALUE_RE = re.compile(r"^[\w.:/+@-]+$")
 
@@ -44,7 +58,7 @@ def _section_parts(text: str, lines: list[_Line], head: int, sec: _Section) -> t
 def _render_section(body: str, *, model: str, date: str, eol: str, kept: str, tail: str) -> str:
     if body and not body.endswith("\n"):
         body += "\n"
-    start = f"<!-- du-transcripts draft v1; model: {model}; date: {date}; sha256: {_body_hash(body)} -->"
+    start = f"{DRAFT_START} model: {model}; date: {date}; sha256: {_body_hash(body)} -->"
     out = eol + start + eol + body.replace("\n", eol) + DRAFT_END
     if kept:
         out += eol + eol + kept
@@ -106,6 +120,34 @@ def _write_page(path: Path, new_text: str) -> None:
         atomic_write_bytes(target, new_text.encode("utf-8"))
     except OSError as e:
         raise PageError(path, f"cannot write: {e.strerror or e}") from None
+
+
+def replace_draft_body(path: str | Path, body: str, *, expected_sha256: str | None = None) -> WriteResult:
+    """Put ``body`` between the draft's two markers, both kept as they are, and change nothing else.
+
+    The start marker keeps its old sha256, so a changed body reads as a human's edit (``run``
+    then never overwrites it). The file's line endings and its end stay; the write is atomic.
+    ``expected_sha256``: of the page's bytes as the caller last read them; a page that differs is refused.
+    """
+    path = Path(path)
+    if "\x00" in body:
+        raise PageError(path, "the transcript body holds NUL bytes; not written")
+    text = _read_text(path, path)
+    if expected_sha256 is not None and hashlib.sha256(text.encode("utf-8")).hexdigest() != expected_sha256:
+        raise PageChangedError(path, "the page changed on disk since it was read; not written")
+    lines = _split_lines(text)
+    head = _find_transcript_heading(lines)
+    sec = _classify_section(text, lines, head) if head is not None else None
+    if sec is None or sec.draft_lines is None:
+        raise PageError(path, "no draft of this tool in the Transcript section; nothing replaced")
+    if body and not body.endswith("\n"):
+        body += "\n"
+    first, last = sec.draft_lines
+    new_text = text[: lines[first].end] + body.replace("\n", _eol_of(text)) + text[lines[last].start :]
+    if new_text == text:
+        return WriteResult(path=str(path), changed=False)
+    _write_page(path, new_text)
+    return WriteResult(path=str(path), changed=True)
 
 
 def read_transcript(path: str | Path) -> str | None:
