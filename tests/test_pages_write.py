@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from pipeline import download, pages
+from pipeline import locations, pages
 
 BODY = "### Introduction (00:00)\n\nHello everybody, welcome to Data Umbrella.\n"
 # A real page that ends with its empty "## Transcript\n" heading, as 32 of the corpus's pages do.
@@ -150,7 +150,7 @@ def test_the_parser_takes_companions_and_reads_no_file(tmp_path):
 
 
 def test_one_youtube_id_for_pages_and_downloads():
-    assert download.youtube_id is pages.youtube_id
+    assert locations.youtube_id is pages.youtube_id  # the cache key and the parser agree on ids
     vid = "Tm5Vr8Ye2Hu"
     for url in (
         f"http://www.youtube.com/watch?feature=player_embedded&amp;v={vid}",  # as embeds write it
