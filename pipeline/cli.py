@@ -100,14 +100,23 @@ def _build_config(config_file: Path | None, **overrides) -> Config:
                 "rate_limit",
                 "retries",
             ),
-            "run": ("cache_dir", "downloads_ahead", "glossary", "export"),
+            "run": (
+                "cache_dir",
+                "downloads_ahead",
+                "glossary",
+                "export",
+                "executor",
+                "ray_address",
+                "workers",
+                "gpus_per_worker",
+            ),
         }
         for section, names in sections.items():
             config = config.replace(section, **{n: overrides.get(n) for n in names})
         return config
     except ConfigError as e:
         err_console.print(f"[red]config error[/red] {e}", highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 ConfigOpt = typer.Option(None, "--config", help="A TOML file overlaying configs/default.toml (or 'gpu').")
@@ -127,9 +136,7 @@ def run(
     compute_type: str | None = typer.Option(
         None, "--compute-type", help="auto, int8, float16, int8_float16, float32, ..."
     ),
-    cpu_threads: int | None = typer.Option(
-        None, "--cpu-threads", help="CPU threads for the model (0: one per core)."
-    ),
+    cpu_threads: int | None = typer.Option(None, "--cpu-threads", help="CPU threads for the model (0: one per core)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Batched inference size (1: sequential)."),
     beam_size: int | None = typer.Option(None, "--beam-size"),
     language: str | None = typer.Option(None, "--language"),
@@ -150,6 +157,16 @@ def run(
     retries: int | None = typer.Option(None, "--retries", help="Download retries on transient errors."),
     glossary: str | None = typer.Option(None, "--glossary", help="A TOML file of extra spelling fixes."),
     export: str | None = typer.Option(None, "--export", help="Also write subtitles/word JSON: any of srt,vtt,json."),
+    executor: str | None = typer.Option(
+        None, "--executor", help="local, or ray: download and transcribe on a pool of Ray actors (the ray extra)."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster to join (HOST:PORT or auto) [default: start Ray on this machine]."
+    ),
+    workers: int | None = typer.Option(None, "--workers", min=0, help="Ray actors (0: as many as the cluster holds)."),
+    gpus_per_worker: str | None = typer.Option(
+        None, "--gpus-per-worker", help="GPUs per Ray actor: auto, 1, or a fraction such as 0.5."
+    ),
     only_missing: bool = typer.Option(
         True, "--only-missing", help="Only pages whose Transcript section is empty (the default)."
     ),
@@ -185,6 +202,10 @@ def run(
         retries=retries,
         glossary=glossary,
         export=export,
+        executor=executor,
+        ray_address=ray_address,
+        workers=workers,
+        gpus_per_worker=gpus_per_worker,
     )
     selection = Selection(force=force or config.run.force, limit=limit, shard=_parse_shard(shard), dry_run=dry_run)
     show_progress = not (quiet or as_json or dry_run) and err_console.is_terminal
@@ -196,7 +217,7 @@ def run(
             result = run_batch(paths, config, selection=selection)
     except ConfigError as e:
         err_console.print(f"[red]config error[/red] {e}", highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     data = result.to_json()
     if report:
         from .utils import atomic_write_text

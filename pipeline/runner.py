@@ -104,6 +104,7 @@ class RunReport:
     wall_seconds: float = 0.0
     model: str | None = None
     model_loaded: bool = False
+    executor: dict = field(default_factory=dict)  # executor hook (issue 13): the Ray pool's figures, if any
 
     def count(self, status: str) -> int:
         return sum(p.status == status for p in self.pages)
@@ -128,7 +129,10 @@ class RunReport:
         }
 
     def to_json(self) -> dict:
-        return {"pages": [p.to_json() for p in self.pages], "totals": self.totals()}
+        data = {"pages": [p.to_json() for p in self.pages], "totals": self.totals()}
+        if self.executor:  # executor hook (issue 13)
+            data["executor"] = self.executor
+        return data
 
 
 class Observer(Protocol):
@@ -282,6 +286,12 @@ class Runner:
 
     def run(self, paths: Iterable[str | Path], selection: Selection = Selection()) -> RunReport:
         started = time.perf_counter()
+        if self.config.run.executor not in ("local", "ray"):  # executor hook (issue 13)
+            raise ConfigError(f"--executor: unknown executor {self.config.run.executor!r} (use local or ray)")
+        if self.config.run.executor == "ray" and not selection.dry_run:
+            from .ray_executor import import_ray
+
+            import_ray()  # without the extra: one line, before any page is scanned or fetched
         report = RunReport(model=self.config.model.name)
         found: list[pages_mod.Page] = []
         for item in pages_mod.scan(paths):
@@ -310,7 +320,12 @@ class Runner:
         if todo:
             download_stage.check_options(self.config.download)  # a bad --cookies fails once, not per video
         self.observer.batch_started(todo)
-        report.pages.extend(self._process(todo))  # the observer hears of each page as it finishes
+        if self.config.run.executor == "ray":  # executor hook (issue 13): the model's work on a Ray actor pool
+            from .ray_executor import process_on_ray
+
+            report.pages.extend(process_on_ray(self, todo, report.executor))
+        else:
+            report.pages.extend(self._process(todo))  # the observer hears of each page as it finishes
         report.model_loaded = self._model is not None
         report.wall_seconds = time.perf_counter() - started
         return report
@@ -368,6 +383,11 @@ class Runner:
                     yield writes.popleft().result()
             while writes:
                 yield writes.popleft().result()
+
+    def process_cached(self, todo: list[pages_mod.Page]):
+        """Executor hook (issue 13): align and write pages whose transcriptions another executor
+        has put in the cache (the model is not loaded for them)."""
+        return self._process(todo)
 
     # -- stages ------------------------------------------------------------------
 

@@ -1,0 +1,452 @@
+"""The costly part of a batch (download, prepare, transcribe) on a pool of Ray actors.
+
+``run --executor ray`` keeps everything else where a local run has it: the driver
+(this process) scans and selects the pages, owns the cache and writes the pages.
+Each video that has no cached transcription becomes a :class:`VideoJob` for a
+:class:`TranscribeWorker` actor, which holds one loaded model for its whole life,
+fetches the video into a scratch folder of its own and returns the transcription
+as plain data (words, times, confidences; never audio). The driver writes it to
+the very file a local run would (``Runner.transcript_path``), so a killed cluster
+run resumes locally or on the cluster without redoing a finished video; then the
+runner aligns and writes the page from its cache as usual.
+
+Failures: a video that fails on a worker fails its page with the one-line reason
+a local run gives (``download: ...``, ``prepare: ...``, ``transcribe: ...``); a
+worker that dies (killed process, lost node: ``RayActorError``) is replaced by a
+fresh actor and its video goes back to the front of the queue, up to
+``[run] max_retries`` times, then fails its page; the batch goes on.
+
+Ray is an optional extra and is imported only here, only when a run asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import audio as audio_stage
+from . import context as context_stage
+from . import download as download_stage
+from . import pages as pages_mod
+from . import transcribe as transcribe_stage
+from .cache import Cache
+from .config import Config, ConfigError, RunOptions
+from .utils import atomic_write_text
+
+RAY_MISSING = "--executor ray needs Ray: pip install 'du-transcripts[ray]' (or pip install 'ray>=2.40')"
+# A cluster this run starts itself holds only small results (a transcription is a few MB), never audio.
+LOCAL_OBJECT_STORE_BYTES = 200 * 1024 * 1024
+
+
+def import_ray() -> Any:
+    """The ray module, or one clear line (ConfigError) saying what to install."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(RAY_MISSING) from None
+    return ray
+
+
+def one_line(error: BaseException) -> str:
+    return " ".join((str(error).strip() or type(error).__name__).split())
+
+
+# -- what travels between the driver and a worker -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    key: str  # download.media_key of the location: the cache's name for the video
+    location: str  # a URL, or a media file's path (which every worker must be able to read)
+    initial_prompt: str | None = None  # the page's context for the model (context.prompt_for)
+    hotwords: str | None = None
+
+
+@dataclass
+class VideoResult:
+    key: str
+    payload: dict | None = None  # the transcription's cache file content (transcribe.transcribe's format)
+    error: str | None = None  # one line, prefixed with its stage as in a local run
+    audio_seconds: float = 0.0
+    downloaded: bool = False
+    timings: dict[str, float] = field(default_factory=dict)  # download, prepare, transcribe seconds
+    worker_pid: int = 0
+
+
+# -- the worker (a Ray actor) -----------------------------------------------------------------
+
+
+class TranscribeWorker:
+    """One model, loaded once; runs download -> prepare -> transcribe for one video at a time.
+
+    Plain Python: :class:`WorkerPool` makes it a Ray actor. Every error of a video is
+    returned as its result's ``error``; only the death of the process reaches the driver
+    as a Ray error.
+    """
+
+    def __init__(self, config: Config, cpus: int):
+        from .runner import TRACE_ENV, _Trace  # the same trace lines as a local run (tests read them)
+
+        if config.model.cpu_threads == 0:  # one thread per CPU the actor was given, not per core
+            config = config.replace("model", cpu_threads=max(1, cpus))
+        self.config = config
+        self.scratch = Cache.at(tempfile.mkdtemp(prefix="du-transcripts-worker-"))
+        self._trace = _Trace(os.environ.get(TRACE_ENV))
+        self.model: transcribe_stage.LoadedModel | None = None
+        self.model_error: str | None = None
+        self._trace("start", "load-model")
+        try:
+            self.model = transcribe_stage.load_model(config.model, batch_size=config.transcribe.batch_size)
+        except transcribe_stage.ModelError as e:  # reported per video, as a local run does
+            self.model_error = one_line(e)
+        self._trace("end", "load-model")
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, job: VideoJob) -> VideoResult:
+        result = VideoResult(key=job.key, worker_pid=os.getpid())
+        try:
+            prepared = self._fetch(job, result)
+            if prepared is not None:
+                self._transcribe(job, prepared, result)
+        finally:
+            # The scratch folder holds one video at a time: the driver's cache is the one that lasts.
+            for folder in self.scratch.root.iterdir():
+                shutil.rmtree(folder, ignore_errors=True)
+        return result
+
+    def _fetch(self, job: VideoJob, result: VideoResult) -> audio_stage.PreparedAudio | None:
+        try:
+            self._trace("start", "download", key=job.key)
+            t0 = time.perf_counter()
+            media = download_stage.download(job.location, self.scratch.root, self.config.download)
+            result.timings["download"] = time.perf_counter() - t0
+            result.downloaded = not media.from_cache
+            self._trace("end", "download", key=job.key, fetched=result.downloaded)
+            self._trace("start", "prepare", key=job.key)
+            t0 = time.perf_counter()
+            prepared = audio_stage.prepare(media.path, self.scratch.audio_path(job.key))
+            result.timings["prepare"] = time.perf_counter() - t0
+            result.audio_seconds = prepared.duration
+            self._trace("end", "prepare", key=job.key, audio_seconds=prepared.duration)
+            return prepared
+        except download_stage.DownloadError as e:
+            result.error = f"download: {one_line(e)}"
+        except audio_stage.AudioError as e:
+            result.error = f"prepare: {one_line(e)}"
+        except Exception as e:
+            result.error = f"fetch: {type(e).__name__}: {one_line(e)}"
+        return None
+
+    def _transcribe(self, job: VideoJob, prepared: audio_stage.PreparedAudio, result: VideoResult) -> None:
+        if self.model is None:
+            result.error = f"transcribe: {self.model_error}"
+            return
+        cache_path = self.scratch.root / "transcripts" / f"{job.key}.json"
+        try:
+            self._trace("start", "transcribe", key=job.key)
+            t0 = time.perf_counter()
+            transcription = transcribe_stage.transcribe(
+                self.model,
+                prepared.path,
+                self.config.transcribe,
+                cache_path=cache_path,
+                initial_prompt=job.initial_prompt,
+                hotwords=job.hotwords,
+            )
+            result.timings["transcribe"] = time.perf_counter() - t0
+            self._trace("end", "transcribe", key=job.key, audio_seconds=transcription.audio_duration)
+            result.payload = json.loads(cache_path.read_text(encoding="utf-8"))
+        except Exception as e:  # one bad video never stops the worker
+            result.error = f"transcribe: {one_line(e)}"
+
+
+# -- the pool ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PoolStats:
+    workers: int = 0
+    cpus_per_worker: int = 0
+    gpus_per_worker: float = 0.0
+    jobs: int = 0
+    retries: int = 0  # videos sent again after their worker died
+    workers_lost: int = 0
+    audio_seconds: float = 0.0  # of the videos the workers transcribed
+    wall_seconds: float = 0.0  # from the pool's start (actors loading their models) to its last result
+    busy_seconds: dict[int, float] = field(default_factory=dict)  # worker pid -> seconds spent on videos
+    audio_by_worker: dict[int, float] = field(default_factory=dict)  # worker pid -> audio seconds done
+
+    def to_json(self) -> dict:
+        per_worker = [
+            {"pid": pid, "audio_seconds": round(self.audio_by_worker.get(pid, 0.0), 3), "busy_seconds": round(busy, 3)}
+            for pid, busy in sorted(self.busy_seconds.items())
+        ]
+        return {
+            "executor": "ray",
+            "workers": self.workers,
+            "cpus_per_worker": self.cpus_per_worker,
+            "gpus_per_worker": self.gpus_per_worker,
+            "jobs": self.jobs,
+            "retries": self.retries,
+            "workers_lost": self.workers_lost,
+            "audio_seconds": round(self.audio_seconds, 3),
+            "wall_seconds": round(self.wall_seconds, 3),
+            # audio seconds per wall second, all workers together and each while busy
+            "throughput": round(self.audio_seconds / self.wall_seconds, 3) if self.wall_seconds else 0.0,
+            "per_worker": per_worker,
+        }
+
+    def record(self, result: VideoResult) -> None:
+        self.audio_seconds += result.audio_seconds if result.payload is not None else 0.0
+        pid = result.worker_pid
+        self.busy_seconds[pid] = self.busy_seconds.get(pid, 0.0) + sum(result.timings.values())
+        self.audio_by_worker[pid] = self.audio_by_worker.get(pid, 0.0) + result.audio_seconds
+
+
+def worker_shape(run: RunOptions, cluster: dict[str, float]) -> tuple[int, int, float]:
+    """(actors, CPUs each, GPUs each) for a cluster holding ``cluster`` resources (ray.cluster_resources)."""
+    gpus_in_cluster = float(cluster.get("GPU", 0.0))
+    cpus_in_cluster = float(cluster.get("CPU", 1.0))
+    if run.gpus_per_worker.strip().lower() == "auto":
+        gpus = 1.0 if gpus_in_cluster >= 1 else 0.0
+    else:
+        try:
+            gpus = float(run.gpus_per_worker)
+        except ValueError:
+            raise ConfigError(
+                f"--gpus-per-worker: use auto or a number such as 1 or 0.5, not {run.gpus_per_worker!r}"
+            ) from None
+        if gpus < 0:
+            raise ConfigError("--gpus-per-worker must be 0 or more")
+    cpus = max(1, run.cpus_per_worker)
+    if run.workers > 0:
+        count = run.workers
+    elif gpus > 0:
+        count = int(gpus_in_cluster / gpus)
+    else:
+        count = int(cpus_in_cluster // cpus)
+    # A pool the cluster cannot place would wait for ever: say so now instead.
+    if count < 1 or count * cpus > cpus_in_cluster or count * gpus > gpus_in_cluster:
+        raise ConfigError(
+            f"the Ray cluster has {cpus_in_cluster:g} CPUs and {gpus_in_cluster:g} GPUs: it cannot hold "
+            f"{max(count, 1)} worker(s) of {cpus} CPU(s) and {gpus:g} GPU(s) (see --workers, --gpus-per-worker)"
+        )
+    return count, cpus, gpus
+
+
+class WorkerPool:
+    """A fixed number of TranscribeWorker actors fed from one queue of jobs, results as they finish."""
+
+    def __init__(self, ray: Any, config: Config, *, size: int, cpus: int, gpus: float):
+        from .runner import TRACE_ENV
+
+        self.ray = ray
+        env = {TRACE_ENV: os.environ[TRACE_ENV]} if os.environ.get(TRACE_ENV) else {}
+        # No restarts by Ray itself: a dead actor is replaced by a fresh one, which Ray may place
+        # on another node, and its video goes to whichever worker is free first.
+        self._actor = ray.remote(TranscribeWorker).options(
+            num_cpus=cpus,
+            num_gpus=gpus,
+            max_restarts=0,
+            max_task_retries=0,
+            runtime_env={"env_vars": env} if env else None,
+        )
+        self.config, self.cpus = config, cpus
+        self.stats = PoolStats(workers=size, cpus_per_worker=cpus, gpus_per_worker=gpus)
+        self._started = time.perf_counter()
+        self.actors = [self._actor.remote(config, cpus) for _ in range(size)]
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor)
+
+    def results(self, jobs: Iterable[VideoJob], max_retries: int) -> Iterator[tuple[VideoJob, VideoResult]]:
+        """(job, its result) for every job, in the order they finish; a job whose worker dies is retried."""
+        queue: deque[tuple[VideoJob, int]] = deque((job, 0) for job in jobs)
+        self.stats.jobs = len(queue)
+        idle: deque[int] = deque(range(len(self.actors)))
+        running: dict[Any, tuple[int, VideoJob, int]] = {}  # object ref -> (actor slot, job, attempt)
+        while queue or running:
+            while queue and idle:
+                slot = idle.popleft()
+                job, attempt = queue.popleft()
+                running[self.actors[slot].run.remote(job)] = (slot, job, attempt)
+            done, _ = self.ray.wait(list(running), num_returns=1)
+            slot, job, attempt = running.pop(done[0])
+            result = self._collect(done[0], slot, job, attempt, max_retries, queue)
+            idle.append(slot)  # at the back: a retried video goes to another worker when one is free
+            if result is not None:
+                self.stats.record(result)
+                self.stats.wall_seconds = time.perf_counter() - self._started
+                yield job, result
+
+    def _collect(self, ref: Any, slot: int, job: VideoJob, attempt: int, max_retries: int, queue: deque):
+        from ray.exceptions import RayActorError, RayError
+
+        try:
+            return self.ray.get(ref)
+        except RayActorError as e:
+            self.stats.workers_lost += 1
+            self.actors[slot] = self._actor.remote(self.config, self.cpus)  # a fresh worker takes its place
+            if attempt < max_retries:
+                self.stats.retries += 1
+                queue.appendleft((job, attempt + 1))
+                return None
+            return VideoResult(
+                key=job.key, error=f"worker: lost {attempt + 1} time(s) on this video ({type(e).__name__})"
+            )
+        except RayError as e:
+            return VideoResult(key=job.key, error=f"worker: {type(e).__name__}: {one_line(e)[:300]}")
+
+
+def connect(ray: Any, address: str, cpus_wanted: int | None = None) -> bool:
+    """Join the cluster at ``address``, or start one on this machine; True when this call started Ray."""
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # an offline tool: no usage reports
+    common: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "include_dashboard": False}
+    try:
+        if address:
+            ray.init(address=address, **common)
+        else:
+            ray.init(num_cpus=cpus_wanted, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise ConfigError(f"--ray-address {address or '(local)'}: cannot start or join Ray: {one_line(e)}") from None
+    return True
+
+
+# -- the driver's side: plugged into Runner.run (see the hook there) ---------------------------------
+
+
+class BatchRunner(Protocol):
+    """What the Ray executor needs of the runner: today's pipeline.runner.Runner provides it."""
+
+    config: Config
+    cache: Cache
+    observer: Any
+
+    def prompt(self, page: pages_mod.Page) -> context_stage.PromptContext: ...
+    def transcript_path(self, key: str, context: context_stage.PromptContext) -> Path: ...
+    def process_cached(self, todo: list[pages_mod.Page]) -> Iterator[Any]: ...
+
+
+@dataclass
+class _PagePlan:
+    page: pages_mod.Page
+    videos: list[Path | str]  # per video in page order: its transcript file, or why it has none (one line)
+    waiting: set[Path]  # transcript files not in the cache yet
+    results: dict[Path, VideoResult] = field(default_factory=dict)
+
+    def error(self) -> str | None:
+        """The first failing video's reason, in page order, as a local run reports it."""
+        for video in self.videos:
+            if isinstance(video, str):
+                return video
+            result = self.results.get(video)
+            if result is not None and result.error:
+                return result.error
+        return None
+
+
+def _plan_pages(runner: BatchRunner, todo: list[pages_mod.Page]) -> tuple[list[_PagePlan], dict[VideoJob, Path]]:
+    """Per page, the transcriptions it still waits for; and one job per missing transcription."""
+    from .runner import media_location
+
+    plans: list[_PagePlan] = []
+    jobs: dict[VideoJob, Path] = {}
+    for page in todo:
+        plan = _PagePlan(page, videos=[], waiting=set())
+        context = runner.prompt(page)
+        for video in page.videos:
+            location = media_location(page, video)
+            try:
+                key = download_stage.media_key(location)
+            except Exception as e:
+                plan.videos.append(f"download: {one_line(e)}")
+                continue
+            path = runner.transcript_path(key, context)
+            plan.videos.append(path)
+            if transcribe_stage.read_cached(path) is None:
+                plan.waiting.add(path)
+                # Same video and same context on two pages: one transcription (the same cache file).
+                jobs.setdefault(VideoJob(key, location, context.initial_prompt, context.hotwords), path)
+        plans.append(plan)
+    return plans, jobs
+
+
+def process_on_ray(runner: BatchRunner, todo: list[pages_mod.Page], stats_out: dict) -> Iterator[Any]:
+    """Yield one PageOutcome per page of ``todo``, each as soon as its videos are transcribed.
+
+    ``stats_out`` receives the pool's figures (PoolStats.to_json) when the batch ends.
+    """
+    ray = import_ray()
+    run = runner.config.run
+    plans, jobs = _plan_pages(runner, todo)
+    yield from _finish_ready(runner, plans)  # pages whose videos are all cached already
+    if not jobs:
+        return
+    started_ray = connect(ray, run.ray_address, cpus_wanted=run.workers * max(1, run.cpus_per_worker) or None)
+    pool = None
+    try:
+        size, cpus, gpus = worker_shape(run, ray.cluster_resources())
+        pool = WorkerPool(ray, runner.config, size=size, cpus=cpus, gpus=gpus)
+        for job, result in pool.results(list(jobs), run.max_retries):
+            path = jobs[job]
+            if result.payload is not None:
+                # Exactly the bytes transcribe.transcribe writes locally: both executors share the cache.
+                atomic_write_text(path, json.dumps(result.payload, ensure_ascii=False, separators=(",", ":")))
+            for plan in plans:
+                if path in plan.waiting:
+                    plan.waiting.discard(path)
+                    plan.results[path] = result
+            yield from _finish_ready(runner, plans)
+        stats_out.update(pool.stats.to_json())
+    finally:
+        if pool is not None:
+            pool.close()
+        if started_ray:
+            ray.shutdown()
+
+
+def _finish_ready(runner: BatchRunner, plans: list[_PagePlan]) -> Iterator[Any]:
+    """Outcomes of the pages that wait for nothing any more (removed from ``plans``)."""
+    from .runner import PageOutcome
+
+    for plan in [p for p in plans if not p.waiting]:
+        plans.remove(plan)
+        error = plan.error()
+        if error:
+            page = plan.page
+            outcome = PageOutcome(
+                path=page.path, state=page.state, status="failed", reason=error, warnings=list(page.warnings)
+            )
+            runner.observer.page_finished(outcome)
+            yield outcome
+            continue
+        for outcome in runner.process_cached([plan.page]):  # align and write from the cache, as locally
+            _add_remote_figures(outcome, plan)
+            yield outcome
+
+
+def _add_remote_figures(outcome: Any, plan: _PagePlan) -> None:
+    """What the workers did for this page, as a local run reports its own stages."""
+    by_key = {r.key: r for r in plan.results.values()}
+    for video in outcome.videos:
+        result = by_key.get(video.key)
+        if result is None:
+            continue
+        video.transcribed = True
+        video.downloaded = result.downloaded
+        for stage, seconds in result.timings.items():
+            outcome.timings[stage] = outcome.timings.get(stage, 0.0) + seconds
