@@ -115,7 +115,7 @@ def _build_config(config_file: Path | None, **overrides) -> Config:
             config = config.replace(section, **{n: overrides.get(n) for n in names})
         return config
     except ConfigError as e:
-        err_console.print(f"[red]config error[/red] {e}", highlight=False)
+        err_console.print(f"[red]config error[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -216,7 +216,7 @@ def run(
         else:
             result = run_batch(paths, config, selection=selection)
     except ConfigError as e:
-        err_console.print(f"[red]config error[/red] {e}", highlight=False)
+        err_console.print(f"[red]config error[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
     data = result.to_json()
     if report:

@@ -42,7 +42,7 @@ from .cache import Cache
 from .config import Config, ConfigError, RunOptions
 from .utils import atomic_write_text
 
-RAY_MISSING = "--executor ray needs Ray: pip install 'du-transcripts[ray]' (or pip install 'ray>=2.40')"
+RAY_MISSING = "--executor ray needs Ray: pip install 'du-transcripts[ray]'"
 # A cluster this run starts itself holds only small results (a transcription is a few MB), never audio.
 LOCAL_OBJECT_STORE_BYTES = 200 * 1024 * 1024
 
@@ -58,6 +58,15 @@ def import_ray() -> Any:
 
 def one_line(error: BaseException) -> str:
     return " ".join((str(error).strip() or type(error).__name__).split())
+
+
+def fetch_failure(error: Exception) -> str:
+    """The one-line reason a local run gives for a failed download or prepare (see Runner._fetch_audio)."""
+    if isinstance(error, download_stage.DownloadError):
+        return f"download: {one_line(error)}"
+    if isinstance(error, audio_stage.AudioError):
+        return f"prepare: {one_line(error)}"
+    return f"fetch: {type(error).__name__}: {one_line(error)}"
 
 
 # -- what travels between the driver and a worker -----------------------------------------------
@@ -140,12 +149,8 @@ class TranscribeWorker:
             result.audio_seconds = prepared.duration
             self._trace("end", "prepare", key=job.key, audio_seconds=prepared.duration)
             return prepared
-        except download_stage.DownloadError as e:
-            result.error = f"download: {one_line(e)}"
-        except audio_stage.AudioError as e:
-            result.error = f"prepare: {one_line(e)}"
         except Exception as e:
-            result.error = f"fetch: {type(e).__name__}: {one_line(e)}"
+            result.error = fetch_failure(e)
         return None
 
     def _transcribe(self, job: VideoJob, prepared: audio_stage.PreparedAudio, result: VideoResult) -> None:
@@ -316,13 +321,18 @@ def connect(ray: Any, address: str, cpus_wanted: int | None = None) -> bool:
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # an offline tool: no usage reports
     common: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "include_dashboard": False}
-    try:
-        if address:
-            ray.init(address=address, **common)
-        else:
-            ray.init(num_cpus=cpus_wanted, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        raise ConfigError(f"--ray-address {address or '(local)'}: cannot start or join Ray: {one_line(e)}") from None
+    for attempt in range(2):  # a local start gives its raylet 30 s, which a loaded machine can miss once
+        try:
+            if address:
+                ray.init(address=address, **common)
+            else:
+                ray.init(num_cpus=cpus_wanted, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common)
+            return True
+        except Exception as e:  # Ray raises plain Exception, ConnectionError, RuntimeError, ValueError
+            ray.shutdown()
+            if address or attempt == 1:
+                where = address or "(this machine)"
+                raise ConfigError(f"--ray-address {where}: cannot start or join Ray: {one_line(e)}") from None
     return True
 
 
