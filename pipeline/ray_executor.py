@@ -119,9 +119,6 @@ class TranscribeWorker:
             self.model_error = one_line(e)
         self._trace("end", "load-model")
 
-    def pid(self) -> int:
-        return os.getpid()
-
     def run(self, job: VideoJob) -> VideoResult:
         result = VideoResult(key=job.key, worker_pid=os.getpid())
         try:
@@ -411,6 +408,8 @@ def process_on_ray(runner: BatchRunner, todo: list[pages_mod.Page], stats_out: d
     try:
         size, cpus, gpus = worker_shape(run, ray.cluster_resources())
         pool = WorkerPool(ray, runner.config, size=size, cpus=cpus, gpus=gpus)
+        for plan in plans:  # the display lists them as being fetched until their transcriptions come back
+            runner.observer.stage(plan.page, "worker", "download, prepare and transcribe on a Ray worker")
         for job, result in pool.results(list(jobs), run.max_retries):
             path = jobs[job]
             if result.payload is not None:
