@@ -65,9 +65,8 @@ def test_auto_picks_cuda_and_float16_where_a_gpu_is():
     import ctranslate2
 
     supported = ctranslate2.get_supported_compute_types("cuda")
-    assert transcribe.choose_device_and_compute(
-        "auto", "auto", cuda_devices=_cuda_devices(), supported=supported
-    ) == ("cuda", "float16")
+    chosen = transcribe.choose_device_and_compute("auto", "auto", cuda_devices=_cuda_devices(), supported=supported)
+    assert chosen == ("cuda", "float16")
 
 
 @pytest.mark.parametrize("compute_type", ["float16", "int8_float16"])
