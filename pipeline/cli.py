@@ -98,7 +98,7 @@ def _build_config(config_file: Path | None, flags: Mapping[ConfigFlag, Any]) -> 
     try:
         return build_config(config_file, flags)
     except ConfigError as e:
-        err_console.print(f"[red]config error[/red] {e}", highlight=False)
+        err_console.print(f"[red]config error[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -133,7 +133,7 @@ def run(
         else:
             result = run_batch(paths, config, selection=selection)
     except ConfigError as e:
-        err_console.print(f"[red]config error[/red] {e}", highlight=False)
+        err_console.print(f"[red]config error[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(2) from None
     data = result.to_json()
     if report:
