@@ -5,6 +5,9 @@ CONTRACT (other modules rely on these names; keep them):
 - ``align(transcription, chapters, options: AlignOptions) -> Alignment``
   ``chapters`` is a list of ``schema.Chapter`` in page order (may be empty); the
   result's types (``Alignment``, ``AlignedChapter``, ``Paragraph``, the kinds) are in ``schema``.
+- ``metadata_chapters(chapters: list[dict]) -> list[Chapter]``: the video's own
+  chapters as yt-dlp reports them (``download.Media.chapters``), for a page that
+  lists none.
 
 A pure function: no model, no files. Words (not segments) are assigned. A
 chapter's boundary is snapped from the page's time to the best sentence start
@@ -14,19 +17,18 @@ sentence is split across chapters; headings keep the page's own time.
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Sequence
 
 from .config import AlignOptions
 from .schema import CHAPTER as CHAPTER  # re-exported: the kinds and types used to be defined here
-from .schema import LEAD, SECTION, AlignedChapter, Alignment, Chapter, Paragraph, Transcription, Word
-from .utils import format_timestamp
-
-_SENTENCE_END = (".", "?", "!", "…")
-_CLOSERS = "\"'”’)]}"
+from .schema import LEAD, NO_SPEECH, SECTION, AlignedChapter, Alignment, Chapter, Paragraph, Transcription, Word
+from .utils import CLOSERS, SENTENCE_END, format_timestamp
 
 
 def ends_sentence(word: Word) -> bool:
-    return word.text.strip().rstrip(_CLOSERS).endswith(_SENTENCE_END)
+    return word.text.strip().rstrip(CLOSERS).endswith(SENTENCE_END)
 
 
 class _Words:
@@ -38,6 +40,8 @@ class _Words:
     def __init__(self, words: list[Word]):
         self.words = words
         self.n = len(words)
+
+        self.starts = [w.start for w in words]
 
     def time(self, b: int) -> float:
         """When the text after boundary ``b`` starts."""
@@ -65,75 +69,61 @@ def align(transcription: Transcription, chapters: Sequence[Chapter], options: Al
     return _chapters(words, list(chapters), duration, options)
 
 
+def metadata_chapters(chapters: Sequence[dict]) -> list[Chapter]:
+    """yt-dlp's ``chapters`` (``[{"start_time", "end_time", "title"}]``) as Chapters in time order.
+
+    Entries without a usable start time or title are dropped; a title's extra
+    whitespace is collapsed.
+    """
+    found = []
+    for raw in chapters:
+        start, title = raw.get("start_time"), " ".join(str(raw.get("title") or "").split())
+        if isinstance(start, bool) or not isinstance(start, int | float) or not math.isfinite(start) or not title:
+            continue
+        found.append(Chapter(start=max(0.0, float(start)), title=title))
+    return sorted(found, key=lambda c: c.start)
+
+
 # --------------------------------------------------------------------------- chapters
+
+# Boundary scores. A boundary gains for starting a sentence and for the pause before
+# it, and loses with its distance from the page's time; one that splits a sentence
+# loses most. A chapter left empty while words start within its page times costs
+# more than moving a boundary a few seconds, but less than splitting a sentence.
+_SENTENCE_BONUS = 2.0
+_PAUSE_WEIGHT = 1.5
+_PAUSE_CAP = 3.0
+_DISTANCE_WEIGHT = 0.25
+_PAUSE_ONLY_COST = 3.0  # a short pause without a sentence end
+_LONG_PAUSE = 1.0  # seconds: a pause this long starts a sentence even without a full stop (the model left it out)
+_SPLIT_COST = 8.0  # inside a sentence, without a pause
+_EMPTY_COST = 4.0
+_HOPELESS = -1e6  # the end of the audio, for a chapter whose time is well before it
+_FURTHER = 4  # sentence starts up to this many tolerances away are still candidates
 
 
 def _chapters(words: _Words, chapters: list[Chapter], duration: float, options: AlignOptions) -> Alignment:
     result = Alignment()
-    seen: set[tuple[float, str]] = set()
-    kept: list[Chapter] = []
-    for chapter in chapters:
-        key = (chapter.start, " ".join(chapter.title.split()))
-        if key in seen:
-            result.warnings.append(
-                f"chapter {chapter.title!r} at {format_timestamp(chapter.start)} is listed twice; kept once"
-            )
-            continue
-        seen.add(key)
-        kept.append(chapter)
-
-    # Where each chapter's time points in the audio (clamped), checked against the page order.
-    targets: list[float] = []
-    notes: dict[int, str] = {}
-    previous = None
-    for i, chapter in enumerate(kept):
-        stamp = format_timestamp(chapter.start)
-        if chapter.start < 0:
-            result.warnings.append(
-                f"chapter {chapter.title!r} starts before the audio ({chapter.start:g} s); placed at 00:00"
-            )
-        elif chapter.start > duration:
-            result.warnings.append(
-                f"chapter {chapter.title!r} at {stamp} starts after the audio ends ({format_timestamp(duration)})"
-            )
-            notes[i] = f"This chapter's time ({stamp}) is after the end of the audio ({format_timestamp(duration)})."
-        if previous is not None and chapter.start < previous.start:
-            result.warnings.append(
-                f"chapter {chapter.title!r} at {stamp} comes before the previous chapter's time "
-                f"({format_timestamp(previous.start)}); its text is taken from {stamp} on"
-            )
-        elif previous is not None and chapter.start == previous.start:
-            result.warnings.append(
-                f"chapters {previous.title!r} and {chapter.title!r} have the same time {stamp}; the first is left empty"
-            )
-        previous = chapter
-        targets.append(min(max(chapter.start, 0.0), duration))
-
+    kept = _drop_repeats(chapters, result.warnings)
+    targets, notes = _targets(kept, duration, result.warnings)
     # Snap in time order (stable: page order among equal times), never moving backwards.
     order = sorted(range(len(kept)), key=lambda i: targets[i])
-    boundaries: dict[int, int] = {}
-    lowest = 0
-    for i in order:
-        if i in notes:  # after the end: no words
-            boundaries[i] = words.n
-            continue
-        b = _snap(words, targets[i], lowest, options.snap_tolerance, options.min_pause)
-        boundaries[i] = b
-        lowest = b
+    snapped = [i for i in order if i not in notes]
+    boundaries = dict(zip(snapped, _snap_all(words, [targets[i] for i in snapped], options), strict=True))
+    boundaries.update({i: words.n for i in notes})  # after the end: no words
     ends = {}
     for rank, i in enumerate(order):
         ends[i] = boundaries[order[rank + 1]] if rank + 1 < len(order) else words.n
 
     first = min(boundaries.values())
     if first > 0:
-        lead = words.words[:first]
         result.chapters.append(
             AlignedChapter(
                 title=None,
                 start=0.0,
                 audio_start=0.0,
                 audio_end=words.time(first),
-                paragraphs=_paragraphs(lead, options),
+                paragraphs=_paragraphs(words.words[:first], options),
                 kind=LEAD,
             )
         )
@@ -149,43 +139,145 @@ def _chapters(words: _Words, chapters: list[Chapter], duration: float, options: 
             note=notes.get(i),
         )
         if not aligned.paragraphs and aligned.note is None:
-            aligned.note = "No speech in this part."
+            aligned.note = NO_SPEECH
         result.chapters.append(aligned)
     return result
 
 
-def _snap(words: _Words, target: float, lowest: int, tolerance: float, min_pause: float) -> int:
-    """The boundary (>= ``lowest``) where a chapter meant to start at ``target`` begins.
+def _drop_repeats(chapters: list[Chapter], warnings: list[str]) -> list[Chapter]:
+    """The chapters without exact repeats (same time and title), which pages sometimes list twice."""
+    seen: set[tuple[float, str]] = set()
+    kept: list[Chapter] = []
+    for chapter in chapters:
+        key = (chapter.start, " ".join(chapter.title.split()))
+        if key in seen:
+            warnings.append(
+                f"chapter {chapter.title!r} at {format_timestamp(chapter.start)} is listed twice; kept once"
+            )
+            continue
+        seen.add(key)
+        kept.append(chapter)
+    return kept
 
-    Prefers a sentence start after a long pause near ``target``; falls back to a
-    pause, then to the nearest sentence start further away, so a sentence is split
-    only when the transcript has no sentence ends at all.
+
+def _targets(chapters: list[Chapter], duration: float, warnings: list[str]) -> tuple[list[float], dict[int, str]]:
+    """Where each chapter's time points in the audio (clamped), and notes for those after its end."""
+    targets: list[float] = []
+    notes: dict[int, str] = {}
+    end = format_timestamp(duration)
+    for i, chapter in enumerate(chapters):
+        stamp = format_timestamp(chapter.start)
+        if chapter.start < 0:
+            warnings.append(f"chapter {chapter.title!r} starts before the audio ({chapter.start:g} s); placed at 00:00")
+        elif chapter.start > duration:
+            warnings.append(f"chapter {chapter.title!r} at {stamp} starts after the audio ends ({end})")
+            notes[i] = f"This chapter's time ({stamp}) is after the end of the audio ({end})."
+        previous = chapters[i - 1] if i else None
+        if previous is not None and chapter.start < previous.start:
+            warnings.append(
+                f"chapter {chapter.title!r} at {stamp} comes before the previous chapter's time "
+                f"({format_timestamp(previous.start)}); its text is taken from {stamp} on"
+            )
+        elif previous is not None and chapter.start == previous.start:
+            warnings.append(
+                f"chapters {previous.title!r} and {chapter.title!r} have the same time {stamp}; the first is left empty"
+            )
+        targets.append(min(max(chapter.start, 0.0), duration))
+    return targets, notes
+
+
+def _score(words: _Words, b: int, target: float, min_pause: float) -> float:
+    """How good boundary ``b`` is for a chapter meant to start at ``target``."""
+    distance = abs(words.time(b) - target)
+    if b >= words.n:  # the end of the audio: only for a chapter after the last word
+        return _SENTENCE_BONUS - _DISTANCE_WEIGHT * distance if target >= words.time(b) - 1.0 else _HOPELESS
+    pause = words.pause(b)
+    score = _PAUSE_WEIGHT * min(pause, _PAUSE_CAP) - _DISTANCE_WEIGHT * distance
+    if _breaks(words, b):
+        return score + _SENTENCE_BONUS
+    return score - (_PAUSE_ONLY_COST if pause >= min_pause else _SPLIT_COST)
+
+
+def _breaks(words: _Words, b: int) -> bool:
+    """Whether boundary ``b`` (< n) starts a sentence: after a sentence end, or after a long pause."""
+    return words.sentence_start(b) or words.pause(b) >= _LONG_PAUSE
+
+
+def _owed_speech(words: _Words, targets: list[float], tolerance: float) -> list[bool]:
+    """For each chapter, whether a sentence starts nearer its time than any other chapter's (within
+    ``tolerance``): such a chapter must not be left empty. Of chapters with the same time, the last
+    owns what starts there (the first is left empty, as the page asks)."""
+    owed = []
+    for i, target in enumerate(targets):
+        lo = (targets[i - 1] + target) / 2 if i else -math.inf
+        hi = (target + targets[i + 1]) / 2 if i + 1 < len(targets) else math.inf
+        if i + 1 < len(targets) and targets[i + 1] == target:
+            owed.append(False)
+            continue
+        first = bisect.bisect_left(words.starts, max(lo, target - tolerance))
+        last = bisect.bisect_left(words.starts, min(hi, target + tolerance))
+        owed.append(any(_breaks(words, b) for b in range(first, min(last, words.n))))
+    return owed
+
+
+def _candidates(words: _Words, target: float, tolerance: float, min_pause: float) -> list[tuple[int, float]]:
+    """(boundary, score) worth considering for a chapter at ``target``, in boundary order.
+
+    Every boundary within ``tolerance``; sentence starts further away (for a time
+    inside a long run-on or a silence); the first word at or after the time; the end.
     """
+    lo = bisect.bisect_left(words.starts, target - _FURTHER * tolerance)
+    hi = bisect.bisect_right(words.starts, target + _FURTHER * tolerance)
+    picked = {b for b in range(lo, hi) if abs(words.time(b) - target) <= tolerance or _breaks(words, b)}
+    picked.add(min(bisect.bisect_left(words.starts, target), words.n))
+    picked.add(words.n)
+    return [(b, _score(words, b, target, min_pause)) for b in sorted(picked)]
+
+
+def _snap_all(words: _Words, targets: list[float], options: AlignOptions) -> list[int]:
+    """Boundaries for chapters meant to start at ``targets`` (ascending), chosen together.
+
+    Each chapter's best boundary alone is near its time; chosen together, they stay in
+    order, and two close chapters do not collapse onto one boundary (leaving the first
+    empty) while a sentence starts nearer the first's time: the best-scoring sequence wins.
+    """
+    if words.n == 0 or not targets:
+        return [0] * len(targets)
+    tolerance, min_pause = options.snap_tolerance, options.min_pause
+    candidates = [_candidates(words, t, tolerance, min_pause) for t in targets]
+    empty_costs = [_EMPTY_COST * owed for owed in _owed_speech(words, targets, tolerance)]
+    best = [score for _, score in candidates[0]]
+    links: list[list[int]] = []
+    for i in range(1, len(targets)):
+        empty_cost = empty_costs[i - 1]  # chapter i - 1 is empty when chapter i starts where it does
+        row, link = [], []
+        for b, score in candidates[i]:
+            value, choice = -math.inf, 0
+            for k, (before, _) in enumerate(candidates[i - 1]):
+                if before <= b and best[k] - empty_cost * (before == b) > value:
+                    value, choice = best[k] - empty_cost * (before == b), k
+            row.append(value + score)
+            link.append(choice)
+        best = row
+        links.append(link)
+    final = [value - empty_costs[-1] * (b == words.n) for (b, _), value in zip(candidates[-1], best, strict=True)]
+    k = max(range(len(final)), key=final.__getitem__)
+    chosen = [k]
+    for link in reversed(links):
+        k = link[k]
+        chosen.append(k)
+    chosen.reverse()
+    return [candidates[i][k][0] for i, k in enumerate(chosen)]
+
+
+def _snap(words: _Words, target: float, lowest: int, tolerance: float, min_pause: float) -> int:
+    """The best boundary (>= ``lowest``) for one section meant to start at ``target``."""
     if words.n == 0:
         return 0
     if target <= words.time(lowest):
         return lowest
-    if target > words.time(words.n):
-        return words.n
-    near = [b for b in range(lowest, words.n + 1) if abs(words.time(b) - target) <= tolerance]
-
-    def score(b: int) -> float:
-        return 2.0 * words.sentence_start(b) + 1.5 * min(words.pause(b), 3.0) - 0.25 * abs(words.time(b) - target)
-
-    sentence_starts = [b for b in near if words.sentence_start(b)]
-    if sentence_starts:
-        return max(sentence_starts, key=score)
-    pauses = [b for b in near if words.pause(b) >= min_pause]
-    if pauses:
-        return max(pauses, key=score)
-    further = [
-        b
-        for b in range(lowest, words.n + 1)
-        if words.sentence_start(b) and abs(words.time(b) - target) <= 4 * tolerance
-    ]
-    if further:
-        return min(further, key=lambda b: abs(words.time(b) - target))
-    return min(range(lowest, words.n + 1), key=lambda b: abs(words.time(b) - target))
+    candidates = [(b, s) for b, s in _candidates(words, target, tolerance, min_pause) if b >= lowest]
+    return max(candidates, key=lambda c: c[1])[0]
 
 
 # --------------------------------------------------------------------------- sections
@@ -217,7 +309,7 @@ def _sections(words: _Words, duration: float, options: AlignOptions) -> Alignmen
             kind=SECTION,
         )
         if not section.paragraphs:
-            section.note = "No speech in this part."
+            section.note = NO_SPEECH
         result.chapters.append(section)
     return result
 
@@ -245,7 +337,9 @@ def _paragraphs(words: list[Word], options: AlignOptions) -> list[Paragraph]:
     if len(cuts) > 2 and cuts[-1] - cuts[-2] < lo / 2 and cuts[-1] - cuts[-3] <= hi:
         del cuts[-2]
     return [
-        Paragraph(start=words[a].start, end=words[b - 1].end, words=words[a:b]) for a, b in zip(cuts, cuts[1:]) if b > a
+        Paragraph(start=words[a].start, end=words[b - 1].end, words=words[a:b])
+        for a, b in zip(cuts, cuts[1:], strict=False)
+        if b > a
     ]
 
 

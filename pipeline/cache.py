@@ -29,7 +29,7 @@ from pathlib import Path
 import platformdirs
 from filelock import FileLock
 
-from .config import TranscribeOptions
+from .config import ConfigError, TranscribeOptions
 
 APP_NAME = "du-transcripts"
 
@@ -91,7 +91,10 @@ class Cache:
     def at(cls, path: str | Path | None) -> Cache:
         """The cache at ``path`` (created if missing), or the user's cache folder when None or empty."""
         root = Path(path).expanduser() if path else default_cache_dir()
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a file in the way, no permission, a read-only disk
+            raise ConfigError(f"cache folder {root}: cannot create it ({e.strerror or type(e).__name__})") from None
         return cls(root.resolve())
 
     # -- download -------------------------------------------------------------------

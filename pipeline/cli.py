@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -23,7 +24,7 @@ app = typer.Typer(
     help="First-draft transcripts for Data Umbrella event pages.",
 )
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # a message is one line, however long
 
 PathsArg = typer.Argument(..., help="Event pages, or folders searched recursively for *.md.")
 
@@ -98,8 +99,13 @@ def _build_config(config_file: Path | None, flags: Mapping[ConfigFlag, Any]) -> 
     try:
         return build_config(config_file, flags)
     except ConfigError as e:
-        err_console.print(f"[red]config error[/red] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
+        _config_error(e)
+
+
+def _config_error(error: ConfigError) -> NoReturn:
+    """A setting that cannot work: one line (its text kept: "[transcribe]" is no markup), exit status 2."""
+    err_console.print(f"[red]config error[/red] {escape(str(error))}", highlight=False)
+    raise typer.Exit(2)
 
 
 ConfigOpt = typer.Option(None, "--config", help="A TOML file overlaying configs/default.toml (or 'gpu').")
@@ -133,20 +139,35 @@ def run(
         else:
             result = run_batch(paths, config, selection=selection)
     except ConfigError as e:
-        err_console.print(f"[red]config error[/red] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
+        _config_error(e)
     data = result.to_json()
     if report:
-        from .utils import atomic_write_text
-
-        atomic_write_text(report, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        _write_report(report, data)
     if as_json:
         json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     elif not quiet:
         console.print(summary_table(result))
+    if result.interrupted:
+        done = result.count("done")
+        err_console.print(f"interrupted: {done} page(s) done, {result.count('interrupted')} left; rerun to resume")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Downloads abandoned in their threads would hold the exit until they finish; their
+        # partial files are resumed by the next run, so leave now, as a shell's Ctrl-C expects.
+        os._exit(130)
     if result.failed:
         raise typer.Exit(1)
+
+
+def _write_report(path: Path, data: dict[str, Any]) -> None:
+    from .utils import atomic_write_text
+
+    try:
+        atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    except OSError as e:
+        err_console.print(f"[red]error[/red] --report {escape(str(path))}: {escape(e.strerror or str(e))}")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -162,7 +183,10 @@ def status(
     from .runner import Selection, plan
 
     config = _build_config(config_file, flags or {})
-    rows = plan(paths, config, selection=Selection(force=force))
+    try:
+        rows = plan(paths, config, selection=Selection(force=force))
+    except ConfigError as e:
+        _config_error(e)
     if as_json:
         json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -174,9 +198,9 @@ def status(
         videos = row["videos"] or [{}]
         for i, v in enumerate(videos):
             table.add_row(
-                row["path"] if i == 0 else "",
+                escape(row["path"]) if i == 0 else "",  # page names are data, never rich markup
                 row["state"] if i == 0 else "",
-                row["action"] if i == 0 else "",
+                escape(row["action"]) if i == 0 else "",
                 *("[green]cached[/]" if v.get(k) else ("-" if v else "") for k in ("media", "audio", "transcript")),
             )
     console.print(table)

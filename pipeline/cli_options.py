@@ -65,6 +65,10 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = _table(
         "ray_address": ("--ray-address", "Ray cluster to join (HOST:PORT or auto); empty: start Ray on this machine."),
         "workers": ("--workers", "Ray actors (0: as many as the cluster holds)."),
         "gpus_per_worker": ("--gpus-per-worker", "GPUs per Ray actor: auto, 1, or a fraction such as 0.5."),
+        "export_dir": (
+            "--export-dir",
+            "Folder for --export's files, mirroring the pages' folders (default: the cache).",
+        ),
     },
     download={
         "cookies": ("--cookies", "cookies.txt for yt-dlp (YouTube's bot check)."),

@@ -80,6 +80,7 @@ class RunOptions:
     force: bool
     glossary: str
     export: tuple[str, ...]
+    export_dir: str
     keep_audio: bool
     executor: str  # local | ray (pipeline/ray_executor.py)
     ray_address: str
@@ -103,6 +104,11 @@ class FlagOptions:
 
 
 @dataclass(frozen=True)
+class RenderOptions:
+    link_times: bool  # headings' times link to that second of a YouTube video
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelOptions
     transcribe: TranscribeOptions
@@ -110,6 +116,7 @@ class Config:
     download: DownloadOptions
     run: RunOptions
     flags: FlagOptions
+    render: RenderOptions
 
     def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some options of one section changed (None values are ignored)."""
@@ -169,6 +176,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except OSError as e:  # a folder, an unreadable file
+        raise ConfigError(f"{path}: cannot read the config file ({e.strerror or type(e).__name__})") from None
 
 
 # The config's sections and their dataclasses, in the order of configs/default.toml.
@@ -179,6 +188,7 @@ SECTIONS: dict[str, type] = {
     "download": DownloadOptions,
     "run": RunOptions,
     "flags": FlagOptions,
+    "render": RenderOptions,
 }
 
 
@@ -195,10 +205,52 @@ def _build(cls: type, values: Mapping[str, Any], section: str):
         if f.name not in values:
             raise ConfigError(f"[{section}] lacks option {f.name!r}")
         kwargs[f.name] = _coerce(values[f.name], f.type, f"[{section}] {f.name}")
+        _check_bound(section, f.name, kwargs[f.name])
     unknown = set(values) - {f.name for f in fields(cls)}
     if unknown:
         raise ConfigError(f"[{section}] has unknown option(s): {', '.join(sorted(unknown))}")
     return cls(**kwargs)
+
+
+# Lower bounds of numeric options, checked whenever a config is built: a value that would
+# fail every page is refused before anything is downloaded. "section.option" -> bound.
+AT_LEAST_ONE = {
+    "model.num_workers",
+    "transcribe.batch_size",
+    "transcribe.beam_size",
+    "align.paragraph_min_words",
+    "align.paragraph_max_words",
+    "align.paragraph_hard_max_words",
+    "flags.low_word_run",
+    "flags.repetition_min_repeats",
+    "flags.repetition_min_words",
+    "flags.repetition_max_ngram",
+}
+POSITIVE = {"transcribe.window_minutes", "align.section_minutes", "download.socket_timeout"}
+NON_NEGATIVE = {
+    "model.cpu_threads",
+    "transcribe.repair_gaps",
+    "align.snap_tolerance",
+    "align.min_pause",
+    "download.retries",
+    "download.retry_wait",
+    "download.sleep_requests",
+    "download.sleep_interval",
+    "download.max_duration",
+    "download.max_transfer_seconds",
+    "run.downloads_ahead",
+    "flags.merge_gap",
+}
+
+
+def _check_bound(section: str, name: str, value: Any) -> None:
+    key = f"{section}.{name}"
+    if key in AT_LEAST_ONE and value < 1:
+        raise ConfigError(f"[{section}] {name} must be at least 1 (got {value})")
+    if key in POSITIVE and value <= 0:
+        raise ConfigError(f"[{section}] {name} must be more than 0 (got {value})")
+    if key in NON_NEGATIVE and value < 0:
+        raise ConfigError(f"[{section}] {name} must not be negative (got {value})")
 
 
 def _coerce(value: Any, type_name: Any, where: str) -> Any:

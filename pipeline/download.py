@@ -40,25 +40,68 @@ event page's transcript needs one recording, and guessing which one would be wro
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import re
-import socket
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tenacity
 
 from .cache import MEDIA_RECORD_NAME, Cache
 from .config import ConfigError, DownloadOptions
-from .pages import youtube_id  # one implementation: the cache key and the page parser agree on ids
+from .download_errors import (
+    ABSOLUTE_LOCAL,
+    FORBIDDEN,
+    HOST_NOT_FOUND,
+    IS_LIVE,
+    IS_PLAYLIST,
+    NO_SUCH_FILE,
+    NOT_FOUND,
+    NOT_MEDIA,
+    PRIVATE,
+    RATE_LIMITED,
+    REMOVED,
+    DownloadError,
+    DownloadLimitError,
+    RateLimitedError,
+    _last_line,
+    _TransientError,
+)
+from .download_errors import classify as _classify
+from .locations import _exists, _local_path, is_local, local_media_path, media_key, site_of
 from .utils import atomic_write_text
+
+# The module's surface; the messages, errors and locations live in download_errors and locations.
+__all__ = [
+    "ABSOLUTE_LOCAL",
+    "FORBIDDEN",
+    "HOST_NOT_FOUND",
+    "IS_LIVE",
+    "IS_PLAYLIST",
+    "NO_SUCH_FILE",
+    "NOT_FOUND",
+    "NOT_MEDIA",
+    "PRIVATE",
+    "RATE_LIMITED",
+    "REMOVED",
+    "RECORD_NAME",
+    "DownloadError",
+    "DownloadLimitError",
+    "Media",
+    "RateLimitedError",
+    "cached_media",
+    "check_options",
+    "download",
+    "is_local",
+    "local_media_path",
+    "media_key",
+    "remove_cached",
+    "site_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,40 +113,6 @@ MEDIA_STEM = "media"
 # for a network hiccup: hammering a site that said "slow down" only prolongs the ban.
 RATE_LIMIT_WAIT_FACTOR = 4.0
 
-# Messages the user sees (the URL is appended by DownloadError).
-NOT_FOUND = "not found (HTTP 404)"
-PRIVATE = "private video"
-FORBIDDEN = "forbidden (HTTP 403): private, or needs --cookies"
-REMOVED = "video unavailable or removed"
-NOT_MEDIA = "not a media file or page yt-dlp understands"
-RATE_LIMITED = "rate limited (HTTP 429 / bot check): slow down with --sleep-requests/--sleep-interval or pass --cookies"
-IS_PLAYLIST = "is a playlist: give the URL of one video"
-NO_SUCH_FILE = "no such file"
-HOST_NOT_FOUND = "host name does not resolve (no such host, or no network)"
-IS_LIVE = "is a live stream: give the URL of its recording"
-ABSOLUTE_LOCAL = "an absolute path: a page names its local media relative to itself, inside the folder given to run"
-
-
-class DownloadError(Exception):
-    """A video that could not be fetched; str(e) is one line for the user."""
-
-    def __init__(self, url: str, message: str):
-        super().__init__(f"{message} ({url})")
-        self.url = url
-        self.reason = message
-
-
-class RateLimitedError(DownloadError):
-    """The site refused because of request volume (HTTP 429, YouTube's bot check)."""
-
-
-class DownloadLimitError(DownloadError):
-    """A download refused or stopped by a [download] cap (max_filesize, max_duration, max_transfer_seconds)."""
-
-
-class _TransientError(DownloadError):
-    """A failure worth retrying: a network error, a 5xx, a connection cut mid-download."""
-
 
 @dataclass
 class Media:
@@ -113,82 +122,9 @@ class Media:
     title: str | None = None
     duration: float | None = None
     from_cache: bool = False  # True when nothing was fetched: a finished download reused, or a local file
-
-
-# -- keys --------------------------------------------------------------------------------
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def media_key(url: str) -> str:
-    """The cache key of a URL or local file: ``yt-<id>``, ``file-<hash>`` or ``url-<hash>``.
-
-    Only ``[A-Za-z0-9_-]`` ever appears in a key, so it is safe as a file name.
-    A local file's key changes when the file does (its size and mtime are hashed in).
-    """
-    local = _local_path(url)
-    if local is not None and _exists(local) and local.is_file():
-        stat = local.stat()
-        return "file-" + _digest(f"{local.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}")
-    video_id = youtube_id(url)
-    if video_id is not None:
-        return f"yt-{video_id}"
-    return "url-" + _digest(url.strip())
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-
-
-def _local_path(url: str) -> Path | None:
-    """The file a ``file://`` URL or a plain path names; None for anything yt-dlp should fetch."""
-    text = url.strip()
-    if text.lower().startswith("file://"):
-        try:
-            return Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path))
-        except ValueError:
-            return Path(urllib.request.url2pathname(text[len("file://") :]))
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
-        return None
-    path = Path(os.path.expanduser(text))  # "~user" with no such user stays as it is
-    if _exists(path) or text.startswith(("/", "./", "../", "~")) or re.match(r"^[A-Za-z]:[\\/]", text):
-        return path
-    # "youtu.be/ID", "example.com/talk.mp3": a URL typed without its scheme.
-    if re.match(r"^[^\s/]+\.[^\s/]+/", text):
-        return None
-    return path
-
-
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
-        return False
-
-
-def is_local(url: str) -> bool:
-    """True when ``url`` names a local file (a path or a ``file://`` URL), not something to fetch."""
-    return _local_path(url) is not None
-
-
-def local_media_path(value: str, page_source: Path, root: Path) -> Path:
-    """The local media file a page names, resolved, provided it lies inside ``root``.
-
-    ``value`` is relative to the page's folder. An absolute path (``/...``, ``~``, an absolute
-    ``file://`` URL) is refused, and so is anything that resolves outside ``root`` (``../``
-    or a symlink, followed to its target): a pull request must not make the tool read, and
-    then publish, a file of the maintainer's machine. Nothing is opened here.
-    """
-    path = _local_path(value)
-    if path is None:
-        raise DownloadError(value, "not a local file")
-    if path.is_absolute() or value.strip().startswith("~"):
-        raise DownloadError(value, ABSOLUTE_LOCAL)
-    tree = Path(root).resolve()
-    target = (Path(page_source).parent / path).resolve()
-    if not target.is_relative_to(tree):
-        raise DownloadError(value, f"resolves to {target}, outside {tree}, the folder given to run: refused")
-    return target
+    # The video's own chapters as yt-dlp reports them (YouTube's description chapters):
+    # [{"start_time", "end_time", "title"}]; align.metadata_chapters turns them into Chapters.
+    chapters: list[dict] = field(default_factory=list)
 
 
 # -- the cache ---------------------------------------------------------------------------
@@ -209,7 +145,13 @@ def cached_media(url: str, cache: Cache) -> Media | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return Media(
-        url=url, key=key, path=path, title=record.get("title"), duration=record.get("duration"), from_cache=True
+        url=url,
+        key=key,
+        path=path,
+        title=record.get("title"),
+        duration=record.get("duration"),
+        from_cache=True,
+        chapters=_chapter_dicts(record.get("chapters")),
     )
 
 
@@ -228,6 +170,7 @@ def _write_record(folder: Path, media: Media) -> None:
         "size": media.path.stat().st_size,
         "title": media.title,
         "duration": media.duration,
+        "chapters": media.chapters,
     }
     atomic_write_text(folder / RECORD_NAME, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
 
@@ -354,7 +297,16 @@ def _download_once(url: str, key: str, folder: Path, ydl_options: dict, caps: _C
         title=info.get("title"),
         duration=float(duration) if duration else None,
         from_cache=False,
+        chapters=_chapter_dicts(info.get("chapters")),
     )
+
+
+def _chapter_dicts(chapters: object) -> list[dict]:
+    """yt-dlp's (or a record's) chapter list reduced to its three keys; anything else is dropped."""
+    if not isinstance(chapters, list):
+        return []
+    keys = ("start_time", "end_time", "title")
+    return [{k: c.get(k) for k in keys} for c in chapters if isinstance(c, dict)]
 
 
 def _downloaded_file(info: dict, folder: Path) -> Path | None:
@@ -570,118 +522,3 @@ def _tell_retry(state: tenacity.RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome is not None else None
     wait = state.next_action.sleep if state.next_action is not None else 0.0
     log.warning("%s; retrying in %.3g s (attempt %d)", error, wait, state.attempt_number + 1)
-
-
-# Patterns of yt-dlp's (and YouTube's) error text, lower-cased, tried in this order.
-# Text matters because yt-dlp's downloader reports some failures as a message only.
-_TEXT_RULES: list[tuple[str, str, type[DownloadError]]] = [
-    # YouTube answers a busy client with "Sign in to confirm you're not a bot" or
-    # "This content isn't available" (sometimes "..., try again later").
-    (
-        r"not a bot|content isn.t available|try again later|rate-limit|too many requests|http error 429",
-        RATE_LIMITED,
-        RateLimitedError,
-    ),
-    (r"requested format is not available", "no format matches the configured [download] format", DownloadError),
-    (r"private video|video is private", PRIVATE, DownloadError),
-    (r"confirm your age|age-restricted", "age-restricted video: pass --cookies of a signed-in account", DownloadError),
-    (
-        r"video unavailable|video is unavailable|has been removed|no longer available|been terminated|is not available"
-        r"|http error 410",
-        REMOVED,
-        DownloadError,
-    ),
-    (
-        r"unsupported url|is not a valid url|no video formats found|no media found|unsafe extension|unable to extract",
-        NOT_MEDIA,
-        DownloadError,
-    ),
-    (r"http error 404", NOT_FOUND, DownloadError),
-    (r"http error 403", FORBIDDEN, DownloadError),
-    (r"http error 5\d\d", "server error (HTTP 5xx)", _TransientError),
-    (
-        r"downloaded \d+ bytes, expected|bytes read|more expected|connection (?:reset|refused|aborted)"
-        r"|remote end closed|timed out|network is unreachable",
-        "connection lost before the download finished",
-        _TransientError,
-    ),
-]
-
-
-def _classify(url: str, error: Exception) -> DownloadError:
-    """One user-facing error for whatever yt-dlp raised; transient ones come back as _TransientError."""
-    from yt_dlp.networking.exceptions import HTTPError, TransportError
-
-    causes = _cause_chain(error)
-    if _is_name_resolution_failure(causes):
-        return DownloadError(url, HOST_NOT_FOUND)
-    for cause in causes:
-        if isinstance(cause, HTTPError):
-            return _from_http_status(url, cause.status)
-    for cause in causes:
-        if isinstance(cause, (TransportError, ConnectionError, TimeoutError)):
-            return _TransientError(url, f"network error: {_last_line(str(cause))}")
-    text = " ".join(str(c) for c in causes).lower()
-    for pattern, message, error_class in _TEXT_RULES:
-        if re.search(pattern, text):
-            return error_class(url, message)
-    return DownloadError(url, _last_line(_strip_ytdlp_prefix(str(error))) or type(error).__name__)
-
-
-def _from_http_status(url: str, status: int) -> DownloadError:
-    if status == 429:
-        return RateLimitedError(url, RATE_LIMITED)
-    if status == 404:
-        return DownloadError(url, NOT_FOUND)
-    if status == 410:
-        return DownloadError(url, f"{REMOVED} (HTTP 410)")
-    if status in (401, 403):
-        return DownloadError(url, FORBIDDEN if status == 403 else "needs a login (HTTP 401): pass --cookies")
-    if 500 <= status < 600:
-        return _TransientError(url, f"server error (HTTP {status})")
-    return DownloadError(url, f"HTTP error {status}")
-
-
-# glibc's texts for EAI_NONAME, EAI_AGAIN and EAI_NODATA, macOS's and Windows' (the text, since
-# yt-dlp's request handlers do not always keep the socket.gaierror in the chain).
-_NAME_RESOLUTION = re.compile(
-    r"name or service not known|temporary failure in name resolution|no address associated with hostname"
-    r"|nodename nor servname|getaddrinfo failed"
-)
-
-
-def _is_name_resolution_failure(causes: list[BaseException]) -> bool:
-    """A host name that does not resolve: not transient, asking again gets the same answer."""
-    return any(isinstance(c, socket.gaierror) for c in causes) or any(
-        _NAME_RESOLUTION.search(str(c).lower()) for c in causes
-    )
-
-
-def _cause_chain(error: BaseException) -> list[BaseException]:
-    """The error and everything it wraps (yt-dlp keeps the original in ``exc_info`` and ``cause``)."""
-    chain: list[BaseException] = []
-    todo: list[BaseException | None] = [error]
-    while todo:
-        item = todo.pop()
-        if item is None or any(item is seen for seen in chain) or not isinstance(item, BaseException):
-            continue
-        chain.append(item)
-        exc_info = getattr(item, "exc_info", None)
-        todo += [
-            getattr(item, "cause", None),
-            item.__cause__,
-            item.__context__,
-            exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None,
-        ]
-    return chain
-
-
-def _strip_ytdlp_prefix(message: str) -> str:
-    # "ERROR: [generic] abc: Unable to download webpage: ..." -> "Unable to download webpage: ..."
-    message = re.sub(r"^ERROR:\s*", "", message.strip())
-    return re.sub(r"^\[[^\]]+\]\s*(?:[^\s:]+:\s*)?", "", message)
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""

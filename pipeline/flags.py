@@ -5,10 +5,10 @@ CONTRACT (other modules rely on these names; keep them):
 - ``Flag(start, end, reason)``: a NamedTuple (defined in ``schema``), so it unpacks as a
   plain ``(start, end, reason)`` span. ``reason`` is one of REASONS, or several
   joined by ", " in REASONS' order where flags were merged.
-- ``flag_segments(segments, options: FlagOptions | None = None, **overrides)
-  -> list[Flag]``: sorted, non-overlapping. ``options`` defaults to the [flags]
-  section of configs/default.toml; keyword overrides (``logprob_threshold=-0.8``)
-  replace single thresholds.
+- ``flag_segments(segments, options: FlagOptions, **overrides) -> list[Flag]``:
+  sorted, non-overlapping. ``options`` is the [flags] section of the run's config
+  (``load_config().flags``); keyword overrides (``logprob_threshold=-0.8``) replace
+  single thresholds.
 - ``count_flags(flags, start, end) -> int``: flags that begin in [start, end), for
   the per-chapter count in the draft marker.
 
@@ -37,10 +37,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from .config import FlagOptions, load_config
+from .config import FlagOptions
 from .schema import Flag, Segment
+from .utils import repeat_count
 
 LOW_CONFIDENCE = "low confidence"
 HIGH_COMPRESSION = "high compression"
@@ -58,9 +59,8 @@ class _Token(NamedTuple):
     end: float
 
 
-def flag_segments(segments: Iterable[Segment], options: FlagOptions | None = None, **overrides) -> list[Flag]:
+def flag_segments(segments: Iterable[Segment], options: FlagOptions, **overrides: Any) -> list[Flag]:
     """Spans of ``segments`` a reviewer should check, merged and in time order."""
-    options = options or load_config().flags
     if overrides:
         options = dataclasses.replace(options, **overrides)
     segments = list(segments)
@@ -100,7 +100,7 @@ def _low_word_runs(segment: Segment, options: FlagOptions) -> list[Flag]:
     for i in range(len(words) - size + 1):
         if sum(w.probability for w in words[i : i + size]) / size < options.word_probability_threshold:
             doubtful[i : i + size] = [True] * size
-    flags = []
+    flags: list[Flag] = []
     for i, word in enumerate(words):
         if not doubtful[i]:
             continue
@@ -146,12 +146,9 @@ def _loop_end(keys: list[str], i: int, options: FlagOptions) -> int | None:
     """End (exclusive) of the longest loop starting at ``i``, or None."""
     best = None
     for n in range(1, options.repetition_max_ngram + 1):
-        phrase = keys[i : i + n]
-        if len(phrase) < n:
+        repeats = repeat_count(keys, i, n)
+        if repeats == 0:
             break
-        repeats = 1
-        while keys[i + repeats * n : i + (repeats + 1) * n] == phrase:
-            repeats += 1
         covered = repeats * n
         if repeats >= options.repetition_min_repeats and covered >= options.repetition_min_words:
             if best is None or i + covered > best:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from .config import configs_dir
 from .schema import Segment, Transcription, Word
+from .utils import CLOSERS, SENTENCE_END
 
 SHIPPED_FILE = "glossary.toml"
 
@@ -43,7 +44,6 @@ SHIPPED_FILE = "glossary.toml"
 # and trailing punctuation; the word keeps inner marks ("scikit-learn", "fast.ai").
 _TOKEN_RE = re.compile(r"^(\s*)(\W*?)(\w(?:.*\w)?|)(\W*)$", re.S)
 _POSSESSIVE_RE = re.compile(r"^(.*\w)(['’]s)$", re.I | re.S)
-_SENTENCE_END = (".", "?", "!", "…")
 
 
 class GlossaryError(ValueError):
@@ -177,7 +177,7 @@ def _starts_sentence(tokens: list[_Token], i: int) -> bool:
     if i == 0:
         return True
     before = tokens[i - 1]
-    return before.trail.rstrip("\"'”’)]").endswith(_SENTENCE_END)
+    return before.trail.rstrip(CLOSERS).endswith(SENTENCE_END)
 
 
 def _respell(span: list[_Token], canonical: str, *, sentence_start: bool) -> list[str]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import pages as pages_mod
 
@@ -41,13 +43,32 @@ def plan_pages(items: Iterable[pages_mod.Page | pages_mod.PageError], selection:
             continue
         reason = skip_reason(item, selection)
         decision = SKIP if reason is not None else TODO
-        if decision == TODO and selection.shard and not in_shard(item.path, *selection.shard):
+        if decision == TODO and selection.shard and not in_shard(shard_key(item), *selection.shard):
             decision = OTHER_SHARD
         elif decision == TODO and selection.limit is not None and taken >= selection.limit:
             decision, reason = SKIP, f"beyond --limit {selection.limit}"
         taken += decision == TODO
         plans.append(PagePlan(item.path, item.state, decision, reason, item))
     return plans
+
+
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+
+
+def shard_key(page: pages_mod.Page) -> str:
+    """The name a page is sharded by, the same whatever folder the run was given: its path in
+    its git repository; else from its event-year folder (``2020/04-ali-spittel-career.md``);
+    else its path as found."""
+    if page.source is None:
+        return page.path
+    source = Path(page.source).resolve()
+    for folder in source.parents:
+        if (folder / ".git").exists():
+            return source.relative_to(folder).as_posix()
+    for folder in source.parents:
+        if _YEAR.match(folder.name):
+            return source.relative_to(folder.parent).as_posix()
+    return page.path
 
 
 def in_shard(page_path: str, index: int, count: int) -> bool:
@@ -70,5 +91,6 @@ def skip_reason(page: pages_mod.Page, selection: Selection) -> str | None:
         pages_mod.HAS_TRANSCRIPT: "has a human transcript",
         pages_mod.NO_TRANSCRIPT_SECTION: "no '## Transcript' section",
         pages_mod.NO_VIDEO: "no video link",
-        pages_mod.NOT_AN_EVENT: "not an event page",
+        # The parser's warning says why ("not an event page: a template").
+        pages_mod.NOT_AN_EVENT: next((w for w in page.warnings if w.startswith("not an event")), "not an event page"),
     }.get(page.state, f"state {page.state}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 
 from rich.console import Console, Group
 from rich.filesize import decimal
@@ -167,21 +169,22 @@ def summary_table(report: RunReport) -> Table:
     table.add_column("time", justify="right")
     table.add_column("warnings", justify="right")
     table.add_column("error / reason", overflow="fold")
-    style = {"done": "green", "failed": "red", "skipped": "dim", "planned": "cyan"}
+    style = {"done": "green", "failed": "red", "skipped": "dim", "planned": "cyan", "interrupted": "yellow"}
     for p in report.pages:
         table.add_row(
-            p.path,
+            escape(p.path),  # page names and reasons are data, never rich markup
             p.state,
             f"[{style.get(p.status, '')}]{p.status}[/]",
             format_timestamp(p.audio_seconds) if p.audio_seconds else "",
             f"{p.seconds:.1f}s" if p.seconds else "",
             str(len(p.warnings)) if p.warnings else "",
-            p.reason or "",
+            escape(p.reason or ""),
         )
     t = report.totals()
     table.caption = (
         f"{t['done']} done, {t['skipped']} skipped, {t['failed']} failed"
         + (f", {t['planned']} planned" if t["planned"] else "")
+        + (f", {t['interrupted']} interrupted" if t["interrupted"] else "")
         + f"; {t['audio_seconds'] / 3600:.2f} h of audio in {time.strftime('%H:%M:%S', time.gmtime(t['wall_seconds']))}"
     )
     if report.executor:  # executor hook (issue 13): the Ray pool's size and throughput
@@ -190,4 +193,8 @@ def summary_table(report: RunReport) -> Table:
             f"\n{e['workers']} Ray worker(s), {e['audio_seconds'] / 3600:.2f} h of audio at {e['throughput']:.1f} "
             f"audio s per wall s" + (f"; {e['retries']} video(s) retried on a fresh worker" if e["retries"] else "")
         )
+    exports = [Path(e) for p in report.pages for v in p.videos for e in v.exports]
+    if exports:
+        where = os.path.commonpath([e.parent for e in exports])
+        table.caption += f"\n{len(exports)} export file(s) (--export) under {escape(where)}"
     return table

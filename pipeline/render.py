@@ -2,11 +2,18 @@
 
 CONTRACT (other modules rely on these names; keep them):
 
-- ``render_transcript(parts, *, model, date) -> str``: ``parts`` is a list of
-  ``schema.RenderedPart(url, label, alignment, flags)``, one per video, each with
-  its own flags (``schema.Flag`` spans). Returns the body ("\\n" line endings,
-  ending in one "\\n"); ``pages.write_transcript`` wraps it in the draft
-  markers. No files are written here.
+- ``render_transcript(parts, *, model, date, link_times=False) -> str``: ``parts`` is
+  a list of ``schema.RenderedPart(url, label, alignment, flags)``, one per video, each
+  with its own flags (``schema.Flag`` spans). Returns the body ("\\n" line endings,
+  ending in one "\\n"); ``pages.write_transcript`` wraps it in the draft markers. No
+  files are written here.
+
+Chapters are ``###`` headings, sub-chapters (``level`` 1) ``####``, with the page's
+time: ``### Title (12:34)``. Where the video is on YouTube each ``[?]`` links to the
+second it marks (``[?](https://youtu.be/ID?t=754)``), so a reviewer editing on GitHub
+clicks and hears it; ``link_times`` (``[render] link_times``) links the headings' times
+the same way: ``### Title [(12:34)](https://youtu.be/ID?t=754)``. Other media keep
+plain times.
 - ``count_flags_per_chapter(alignment, flags) -> list[int]``: how many flags
   render puts in each of ``alignment.chapters``.
 """
@@ -16,13 +23,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .schema import LEAD, SECTION, AlignedChapter, Alignment, Flag, Paragraph, RenderedPart
+from .pages.links import youtube_id
+from .schema import LEAD, NO_SPEECH, SECTION, AlignedChapter, Alignment, Flag, Paragraph, RenderedPart
 from .utils import format_timestamp
 
-NO_SPEECH = "No speech in this part."
 
-
-def render_transcript(parts: Sequence[RenderedPart], *, model: str, date: str) -> str:
+def render_transcript(parts: Sequence[RenderedPart], *, model: str, date: str, link_times: bool = False) -> str:
     placed_parts = [_place_flags(part.alignment, list(part.flags)) for part in parts]
     note = f"*Machine-generated draft (faster-whisper, model {_one_line(model)}, {date}) for human cleanup: "
     counts = _flag_counts(parts, placed_parts)
@@ -33,24 +39,25 @@ def render_transcript(parts: Sequence[RenderedPart], *, model: str, date: str) -
     else:
         note += "check names and punctuation.*"
     blocks = [note]
-    for index, (part, placed) in enumerate(zip(parts, placed_parts), start=1):
+    for index, (part, placed) in enumerate(zip(parts, placed_parts, strict=True), start=1):
         url, label, alignment = part.url, part.label, part.alignment
         if len(parts) > 1:
             name = f"Part {index} of {len(parts)}"
             if label and _one_line(label).lower() != f"part {index}":
                 name += f": {_one_line(label)}"
             blocks.append(f"**{name}** ({url})")
-        for chapter, chapter_flags in zip(alignment.chapters, placed):
-            blocks.extend(_chapter_blocks(chapter, chapter_flags))
+        video_id = youtube_id(url)
+        for chapter, chapter_flags in zip(alignment.chapters, placed, strict=True):
+            blocks.extend(_chapter_blocks(chapter, chapter_flags, video_id, link_times))
     return "\n\n".join(blocks) + "\n"
 
 
 def _flag_counts(parts: Sequence[RenderedPart], placed_parts: list) -> list[tuple[str, int]]:
     """(chapter name, flags in it) for each chapter with flags: where the reviewer should listen again."""
     counts = []
-    for index, (part, placed) in enumerate(zip(parts, placed_parts), start=1):
+    for index, (part, placed) in enumerate(zip(parts, placed_parts, strict=True), start=1):
         prefix = f"part {index}, " if len(parts) > 1 else ""
-        for chapter, per_paragraph in zip(part.alignment.chapters, placed):
+        for chapter, per_paragraph in zip(part.alignment.chapters, placed, strict=True):
             n = sum(len(v) for v in per_paragraph.values())
             if n:
                 name = _one_line(chapter.title) if chapter.title else format_timestamp(chapter.start)
@@ -62,19 +69,35 @@ def count_flags_per_chapter(alignment: Alignment, flags: Sequence[Flag] | None) 
     return [sum(len(v) for v in per_paragraph.values()) for per_paragraph in _place_flags(alignment, list(flags or []))]
 
 
-def _chapter_blocks(chapter: AlignedChapter, flags: dict[int, list[tuple[int, Flag]]]) -> list[str]:
+def _chapter_blocks(
+    chapter: AlignedChapter, flags: dict[int, list[tuple[int, Flag]]], video_id: str | None, link_times: bool
+) -> list[str]:
     blocks = []
-    if chapter.kind == SECTION:
-        blocks.append(f"### {format_timestamp(chapter.start)}")
-    elif chapter.kind != LEAD:
-        title = _one_line(chapter.title or "")
-        stamp = format_timestamp(chapter.start)
-        blocks.append(f"### {title} ({stamp})" if title else f"### {stamp}")
+    if chapter.kind != LEAD:
+        blocks.append(_heading(chapter, video_id if link_times else None))
     if not chapter.paragraphs:
         blocks.append(f"*({chapter.note or NO_SPEECH})*")
     for p, paragraph in enumerate(chapter.paragraphs):
-        blocks.append(_escape_line_start(_paragraph_text(paragraph, flags.get(p, []))))
+        blocks.append(_escape_line_start(_paragraph_text(paragraph, flags.get(p, []), video_id)))
     return blocks
+
+
+def _heading(chapter: AlignedChapter, video_id: str | None) -> str:
+    """``### Title (12:34)``, ``####`` for a sub-chapter; the time links to the video when given its id."""
+    marks = "####" if chapter.level >= 1 and chapter.kind != SECTION else "###"
+    stamp = format_timestamp(chapter.start)
+    title = "" if chapter.kind == SECTION else _one_line(chapter.title or "")
+    if video_id is not None:
+        link = video_link(video_id, chapter.start)
+        stamp = f"[({stamp})]({link})" if title else f"[{stamp}]({link})"
+    elif title:
+        stamp = f"({stamp})"
+    return f"{marks} {title} {stamp}" if title else f"{marks} {stamp}"
+
+
+def video_link(video_id: str, seconds: float) -> str:
+    """The YouTube link that plays ``video_id`` from that second (rounded down: from just before it)."""
+    return f"https://youtu.be/{video_id}?t={max(0, int(seconds))}"
 
 
 def _place_flags(alignment: Alignment, flags: list[Flag]) -> list[dict[int, list[tuple[int, Flag]]]]:
@@ -94,11 +117,12 @@ def _place_flags(alignment: Alignment, flags: list[Flag]) -> list[dict[int, list
     return placed
 
 
-def _paragraph_text(paragraph: Paragraph, flags: list[tuple[int, Flag]]) -> str:
+def _paragraph_text(paragraph: Paragraph, flags: list[tuple[int, Flag]], video_id: str | None) -> str:
     marks: dict[int, list[str]] = {}
     for w, (start, _end, reason) in flags:
         reason = _one_line(reason).replace("--", "-").replace(">", ")")  # must not end the comment
-        marks.setdefault(w, []).append(f" [?]<!-- check {format_timestamp(start)}: {reason} -->")
+        mark = f"[?]({video_link(video_id, start)})" if video_id is not None else "[?]"
+        marks.setdefault(w, []).append(f" {mark}<!-- check {format_timestamp(start)}: {reason} -->")
     text = "".join(word.text + "".join(marks.get(w, [])) for w, word in enumerate(paragraph.words))
     return _one_line(text)
 
@@ -116,7 +140,7 @@ def _escape_line_start(text: str) -> str:
     match = _BLOCK_START.match(text)
     if not match:
         return text
-    if match.group(0)[0].isdigit():
-        digits = re.match(r"\d+", text).group(0)
-        return digits + "\\" + text[len(digits) :]
+    digits = re.match(r"\d+", text)
+    if digits:
+        return digits.group(0) + "\\" + text[len(digits.group(0)) :]
     return "\\" + text

@@ -30,7 +30,7 @@ class VideoOutcome:
 class PageOutcome:
     path: str
     state: str  # the page's state before the run
-    status: str  # done | skipped | failed | planned (dry run)
+    status: str  # done | skipped | failed | planned (dry run) | interrupted (Ctrl-C came first)
     reason: str | None = None  # why skipped or failed, one line
     warnings: list[str] = field(default_factory=list)
     videos: list[VideoOutcome] = field(default_factory=list)
@@ -60,6 +60,7 @@ class RunReport:
     model: str | None = None
     model_loaded: bool = False
     executor: dict[str, Any] = field(default_factory=dict)  # a remote executor's figures (ray_executor.PoolStats)
+    interrupted: bool = False  # stopped by Ctrl-C: the pages not done say "interrupted"
 
     def count(self, status: str) -> int:
         return sum(p.status == status for p in self.pages)
@@ -75,6 +76,7 @@ class RunReport:
             "skipped": self.count("skipped"),
             "failed": self.count("failed"),
             "planned": self.count("planned"),
+            "interrupted": self.count("interrupted"),
             "audio_seconds": round(sum(p.audio_seconds for p in self.pages), 3),
             "wall_seconds": round(self.wall_seconds, 3),
             "videos_downloaded": sum(v.downloaded for p in self.pages for v in p.videos),

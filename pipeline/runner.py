@@ -21,7 +21,7 @@ import datetime as _dt
 import functools
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -83,6 +83,14 @@ class _PageParts:
     error: str | None = None
 
 
+class Interrupted(Exception):
+    """Ctrl-C stopped the batch; ``finished`` are the outcomes of the pages completed meanwhile."""
+
+    def __init__(self, finished: list[PageOutcome]):
+        super().__init__("interrupted")
+        self.finished = finished
+
+
 class Runner:
     """One batch run: holds the model (loaded at most once), the cache and the hooks."""
 
@@ -93,7 +101,8 @@ class Runner:
         self._model: transcribe_stage.LoadedModel | None = None
         self._model_error: Exception | None = None
         self._model_lock = threading.Lock()
-        self._rate_limit_strikes = 0  # consecutive rate-limited downloads, shared by the fetch threads
+        # Consecutive rate-limited downloads per site, shared by the fetch threads.
+        self._rate_limit_strikes: Counter[str] = Counter()
         self._strikes_lock = threading.Lock()
         self.date = _dt.date.today().isoformat()
         try:
@@ -146,13 +155,25 @@ class Runner:
         )
         report.pages.extend(_skipped(p) for p in plans if p.decision == SKIP)
         todo = [p.page for p in plans if p.decision == TODO and p.page is not None]
+        if todo:
+            self.check(todo)
         if selection.dry_run:
             report.pages.extend(_planned(page) for page in todo)
         else:
-            if todo:
-                download_stage.check_options(self.config.download)  # a bad --cookies fails once, not per video
             self.observer.batch_started(todo)
-            report.pages.extend(process(todo))  # the observer hears of each page as it finishes
+            finished: list[PageOutcome] = []
+            try:
+                finished.extend(process(todo))  # the observer hears of each page as it finishes
+            except Interrupted as stop:
+                report.interrupted = True
+                finished.extend(stop.finished)
+                ended = Counter(o.path for o in finished)  # by path: two folders may hold the same one
+                for page in todo:
+                    if ended[page.path]:
+                        ended[page.path] -= 1
+                    else:
+                        finished.append(_interrupted(page))
+            report.pages.extend(finished)
         report.model_loaded = self._model is not None
         report.wall_seconds = time.perf_counter() - started
         return report
@@ -177,15 +198,32 @@ class Runner:
         the local per-page path, without loading the model."""
         return self._process(todo)
 
+    def check(self, todo: list[pages_mod.Page]) -> None:
+        """Refuse, before anything is downloaded, a setting that would fail every page: download
+        options, the device and compute type, and the model's files (when some video needs it)."""
+        download_stage.check_options(self.config.download)
+        try:
+            transcribe_stage.device_and_compute(self.config.model)
+            if any(self._needs_model(page, video) for page in todo for video in page.videos):
+                transcribe_stage.locate_model(self.config.model.name)
+        except transcribe_stage.ModelError as e:
+            raise ConfigError(str(e)) from None
+
+    def _needs_model(self, page: pages_mod.Page, video: pages_mod.Video) -> bool:
+        try:
+            return not self.job(page, video).transcript.path.is_file()
+        except Exception:  # a video without a key fails on its own page, with its reason
+            return False
+
     def _process(self, todo: list[pages_mod.Page]) -> Iterator[PageOutcome]:
         """Yield one outcome per page, transcribing in page order while later videos download."""
         ahead = max(1, self.config.run.downloads_ahead)
-        with (
-            ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="fetch") as fetchers,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writer,
-        ):
+        fetchers = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="fetch")
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write")
+        writes: deque[Future[PageOutcome]] = deque()
+        interrupted = False
+        try:
             prefetched = _prefetch_in_order(fetchers, self._prefetch, [(p, v) for p in todo for v in p.videos], ahead)
-            writes: deque[Future[PageOutcome]] = deque()
             for page in todo:
                 parts = self._collect(page, prefetched)
                 if parts.error is not None:
@@ -199,6 +237,15 @@ class Runner:
                     yield writes.popleft().result()
             while writes:
                 yield writes.popleft().result()
+        except KeyboardInterrupt:
+            # Downloads in flight are abandoned (a partial file is resumed by the next run, never
+            # used) and queued ones cancelled; a page being written is finished (short, atomic).
+            interrupted = True
+            fetchers.shutdown(wait=False, cancel_futures=True)
+            raise Interrupted([w.result() for w in writes]) from None
+        finally:
+            fetchers.shutdown(wait=not interrupted)
+            writer.shutdown(wait=True)
 
     def _collect(self, page: pages_mod.Page, prefetched: Iterator[_Prefetched]) -> _PageParts:
         """Transcribe a page's videos in order; after a failed one, the rest are only counted."""
@@ -235,17 +282,19 @@ class Runner:
         return _Prefetched(video.url, job, self._fetch_audio(job))
 
     def _fetch_audio(self, job: VideoJob) -> Fetched:
-        if self._rate_limit_strikes >= RATE_LIMIT_STRIKES:
+        site = download_stage.site_of(job.location)  # strikes count per site: others go on
+        if site is not None and self._rate_limit_strikes[site] >= RATE_LIMIT_STRIKES:
             return Fetched(
-                error="download: not attempted: the site rate-limited this batch "
-                f"{RATE_LIMIT_STRIKES} times; rerun later with --sleep-requests/--sleep-interval or --cookies"
+                error=f"download: not attempted: {site} rate-limited this batch {RATE_LIMIT_STRIKES} times;"
+                " rerun later with --sleep-requests/--sleep-interval or --cookies"
             )
         fetched = steps.fetch_audio(job, self.cache, self.config, self.hooks)
-        with self._strikes_lock:
-            if fetched.rate_limited:
-                self._rate_limit_strikes += 1
-            elif not fetched.download_failed:
-                self._rate_limit_strikes = 0
+        if site is not None:
+            with self._strikes_lock:
+                if fetched.rate_limited:
+                    self._rate_limit_strikes[site] += 1
+                elif not fetched.download_failed:
+                    self._rate_limit_strikes[site] = 0
         return fetched
 
     def _transcribe(
@@ -265,7 +314,8 @@ class Runner:
             timings[stage] += seconds
         if done.transcribed and not self.config.run.keep_audio:
             steps.remove_audio(job, self.cache)
-        exports = steps.write_exports(job, done.transcription, self.cache, self.config.run.export)
+        transcription = steps.apply_glossary(done.transcription, self.glossary)
+        exports = steps.write_exports(job, transcription, self.cache, self.config.run)  # the page's own words
         outcome = VideoOutcome(
             url=job.url,
             key=job.key,
@@ -274,7 +324,7 @@ class Runner:
             transcribed=done.transcribed,
             exports=exports,
         )
-        return outcome, steps.apply_glossary(done.transcription, self.glossary)
+        return outcome, transcription
 
     # -- per page ----------------------------------------------------------------
 
@@ -287,7 +337,7 @@ class Runner:
 
     def _render_and_write(self, page: pages_mod.Page, parts: _PageParts) -> PageOutcome:
         try:
-            rendered = steps.render_page(page, parts.transcriptions, self.config, self.date, self.hooks)
+            rendered = steps.render_page(page, parts.transcriptions, self.cache, self.config, self.date, self.hooks)
         except Exception as e:
             return _outcome(page, parts, status="failed", reason=f"align/write: {type(e).__name__}: {one_line(e)}")
         timings = {**parts.timings, "align": parts.timings["align"] + rendered.seconds}
@@ -361,6 +411,16 @@ def _outcome(page: pages_mod.Page, parts: _PageParts, *, status: str, **fields: 
 def _skipped(plan: PagePlan) -> PageOutcome:
     warnings = list(plan.page.warnings) if plan.page is not None else []
     return PageOutcome(path=plan.path, state=plan.state, status="skipped", reason=plan.reason, warnings=warnings)
+
+
+def _interrupted(page: pages_mod.Page) -> PageOutcome:
+    return PageOutcome(
+        path=page.path,
+        state=page.state,
+        status="interrupted",
+        reason="interrupted (Ctrl-C) before this page was done; a rerun resumes it",
+        warnings=list(page.warnings),
+    )
 
 
 def _planned(page: pages_mod.Page) -> PageOutcome:

@@ -180,6 +180,7 @@ class WriteResult:
 CHAPTER = "chapter"  # one of the page's chapters
 LEAD = "lead"  # words before the page's first chapter
 SECTION = "section"  # a page without chapters: about section_minutes each, headed by its time
+NO_SPEECH = "No speech in this part."  # the note of a chapter without words (align sets it, render writes it)
 
 
 @dataclass

@@ -31,10 +31,10 @@ from . import pages as pages_mod
 from . import render as render_stage
 from . import transcribe as transcribe_stage
 from .cache import Cache, TranscriptEntry
-from .config import Config
+from .config import Config, RunOptions
 from .context import PromptContext
 from .hooks import StageHooks
-from .schema import RenderedPart
+from .schema import Chapter, RenderedPart
 
 ModelProvider = Callable[[], transcribe_stage.LoadedModel]
 
@@ -220,13 +220,18 @@ def remove_audio(job: VideoJob, cache: Cache) -> None:
 
 
 def write_exports(
-    job: VideoJob, transcription: transcribe_stage.Transcription, cache: Cache, formats: tuple[str, ...]
+    job: VideoJob, transcription: transcribe_stage.Transcription, cache: Cache, run: RunOptions
 ) -> list[str]:
-    """Subtitles and word JSON (--export) under the cache's exports folder; the files written."""
-    if not formats:
+    """Subtitles and word JSON (--export) of one video, named after its page: under ``--export-dir``
+    (mirroring the pages' folders) or else the cache's exports folder; the files written."""
+    if not run.export:
         return []
-    stem = Path(job.page.path).stem
-    return [str(p) for p in export_stage.write_exports(transcription, cache.export_dir(job.key), stem, formats)]
+    page = Path(job.page.path).with_suffix("")
+    urls = [v.url for v in job.page.videos]
+    part = f".part{urls.index(job.url) + 1}" if len(urls) > 1 and job.url in urls else ""
+    folder = Path(run.export_dir) / page.parent if run.export_dir else cache.export_dir(job.key)
+    written = export_stage.write_exports(transcription, folder, page.name + part, run.export)
+    return [str(p) for p in written]
 
 
 def apply_glossary(
@@ -239,9 +244,25 @@ def apply_glossary(
 # -- per page ----------------------------------------------------------------------------
 
 
+def chapters_for(page: pages_mod.Page, video: pages_mod.Video, cache: Cache) -> tuple[list[Chapter], str | None]:
+    """The page's chapters for a video; where the page gives none (no list, or a placeholder such as
+    "Help us add timestamps"), the video's own chapters from its download record, with a warning."""
+    if video.chapters:
+        return list(video.chapters), None
+    media = download_stage.cached_media(media_location(page, video), cache)
+    chapters = align_stage.metadata_chapters(media.chapters if media is not None else [])
+    if not chapters:
+        return [], None
+    return chapters, (
+        f"{video.url}: the page lists no chapters; used the video's own {len(chapters)} chapters"
+        " (from its description on the site)"
+    )
+
+
 def render_page(
     page: pages_mod.Page,
     parts: list[tuple[pages_mod.Video, transcribe_stage.Transcription]],
+    cache: Cache,
     config: Config,
     date: str,
     hooks: StageHooks,
@@ -252,18 +273,22 @@ def render_page(
         flag_count = 0
         rendered_parts = []
         for video, transcription in parts:
-            alignment = align_stage.align(transcription, video.chapters, config.align)
+            chapters, warning = chapters_for(page, video, cache)
+            warnings.extend([warning] if warning else [])
+            alignment = align_stage.align(transcription, chapters, config.align)
             warnings.extend(alignment.warnings)
             flags = flags_stage.flag_segments(transcription.segments, config.flags)
             flag_count += len(flags)
             rendered_parts.append(RenderedPart(video.url, video.label, alignment, flags))
-        body = render_stage.render_transcript(rendered_parts, model=config.model.name, date=date)
+        body = render_stage.render_transcript(
+            rendered_parts, model=config.model.name, date=date, link_times=config.render.link_times
+        )
     return Rendered(body, tuple(warnings), flag_count, aligning.seconds)
 
 
 @dataclass(frozen=True)
 class Written:
-    skipped: str | None  # why the draft was not written (the page changed since the scan); None: written
+    skipped: str | None  # why the draft was not written (another run wrote it meanwhile); None: written
     seconds: float
 
 
@@ -285,7 +310,8 @@ def _write_unless_changed(
         if current.state == pages_mod.HAS_DRAFT and page.state != pages_mod.HAS_DRAFT:
             return "another run wrote its draft meanwhile"
         if current.state not in (pages_mod.NEEDS_TRANSCRIPT, pages_mod.HAS_DRAFT):
-            return f"page changed meanwhile (now {current.state})"
+            # A human wrote in it since the scan: a failure to report, never a page to overwrite.
+            raise pages_mod.PageError(page.path, f"the page changed meanwhile (now {current.state}); not overwritten")
         with hooks.stage("write", page, observed=False):
             pages_mod.write_transcript(
                 page.source,

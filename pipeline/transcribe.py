@@ -39,7 +39,7 @@ from .audio import SAMPLE_RATE, read_window, wav_duration
 from .cache import transcription_fingerprint
 from .config import ModelOptions, TranscribeOptions
 from .schema import Segment, Transcription, Word
-from .utils import atomic_write_text
+from .utils import atomic_write_text, repeat_count
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +126,9 @@ def cpu_thread_count(requested: int) -> int:
         return os.cpu_count() or 1
 
 
-def load_model(options: ModelOptions, *, batch_size: int = 0) -> LoadedModel:
-    """Load the model once per run; ``batch_size`` > 1 also prepares the batched pipeline."""
+def device_and_compute(options: ModelOptions) -> tuple[str, str]:
+    """The device and compute type the model will load with; ModelError when this machine cannot."""
     import ctranslate2
-    from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     cuda_devices = ctranslate2.get_cuda_device_count()
     device, _ = choose_device_and_compute(options.device, options.compute_type, cuda_devices=cuda_devices)
@@ -137,10 +136,39 @@ def load_model(options: ModelOptions, *, batch_size: int = 0) -> LoadedModel:
         supported = ctranslate2.get_supported_compute_types(device)
     except (RuntimeError, ValueError):
         supported = None
-    device, compute_type = choose_device_and_compute(
-        device, options.compute_type, cuda_devices=cuda_devices, supported=supported
-    )
-    path = resolve_model_path(options.name)
+    return choose_device_and_compute(device, options.compute_type, cuda_devices=cuda_devices, supported=supported)
+
+
+def locate_model(name: str) -> str:
+    """The model's folder on disk: the embedded model, a local CTranslate2 folder, or a
+    faster-whisper name fetched from the hub (once; offline, only if already there)."""
+    path = resolve_model_path(name)
+    if Path(path).is_dir():
+        if not (Path(path) / "model.bin").is_file():
+            raise ModelError(f"cannot load model {name!r}: {path} is not a CTranslate2 model folder (no model.bin)")
+        return path
+    from faster_whisper.utils import download_model
+
+    try:
+        return str(download_model(path))
+    except Exception as e:  # an unknown name (ValueError), the hub unreachable or offline, a full disk
+        first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ModelError(f"cannot load model {name!r}: {first_line}") from None
+
+
+def check_model(options: ModelOptions) -> str:
+    """What loading the model needs, checked before any download: the device, the compute
+    type and the model's files (fetched now if they must come from the hub). Returns the folder."""
+    device_and_compute(options)
+    return locate_model(options.name)
+
+
+def load_model(options: ModelOptions, *, batch_size: int = 0) -> LoadedModel:
+    """Load the model once per run; ``batch_size`` > 1 also prepares the batched pipeline."""
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    device, compute_type = device_and_compute(options)
+    path = locate_model(options.name)
     try:
         model = WhisperModel(
             path,
@@ -231,12 +259,9 @@ def collapse_repetitions(words: list[Word], max_ngram: int = 8) -> list[Word]:
 def _loop_at(tokens: list[str], i: int, max_ngram: int) -> tuple[int, int] | None:
     """(n, repeats) when an n-gram starting at ``i`` repeats back to back often enough to be a loop."""
     for n in range(1, max_ngram + 1):
-        gram = tokens[i : i + n]
-        if len(gram) < n or not all(gram):
+        repeats = repeat_count(tokens, i, n)
+        if repeats == 0 or not all(tokens[i : i + n]):
             return None
-        repeats = 1
-        while tokens[i + repeats * n : i + (repeats + 1) * n] == gram:
-            repeats += 1
         if repeats >= (5 if n == 1 else 4):
             return n, repeats
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -46,3 +47,20 @@ def format_timestamp(seconds: float) -> str:
     if hours:
         return f"{hours}:{minutes:02d}:{secs:02d}"
     return f"{minutes:02d}:{secs:02d}"
+
+
+# What ends a sentence, and the closing quotes or brackets that may follow it ("end.)").
+SENTENCE_END = (".", "?", "!", "…")
+CLOSERS = "\"'”’)]}"
+
+
+def repeat_count(tokens: Sequence[str], i: int, n: int) -> int:
+    """How many times the ``n`` tokens at ``i`` occur back to back from there: 1 when not
+    repeated, 0 when fewer than ``n`` are left. Decoding loops and flagged repetitions use it."""
+    gram = list(tokens[i : i + n])
+    if len(gram) < n:
+        return 0
+    repeats = 1
+    while list(tokens[i + repeats * n : i + (repeats + 1) * n]) == gram:
+        repeats += 1
+    return repeats

@@ -144,6 +144,7 @@ def totals(results: list[dict]) -> dict:
         out["words_in_true_chapter"] = round(
             sum(d["words_in_true_chapter"] * d["reference_words"] for d in chaptered) / words, 4
         )
+        out["false_no_speech_chapters"] = sum(d.get("false_no_speech_chapters") or 0 for d in chaptered)
         errors = [e for d in chaptered for e in d["boundary_errors"] if e is not None]
         missing = sum(e is None for d in chaptered for e in d["boundary_errors"])
         if errors:
@@ -187,6 +188,7 @@ def print_table(results: list[dict], total: dict) -> None:
         "WER bare",
         "terms draft/bare",
         "in chapter",
+        "false no-speech chapters",
         "boundary s (mean/max)",
         "paragraphs (p10/med/p90/max)",
         "invented draft/bare",
@@ -205,6 +207,7 @@ def print_table(results: list[dict], total: dict) -> None:
             pct(b.get("wer")),
             f"{terms(d.get('terms'))} / {terms(b.get('terms'))}",
             pct(d.get("words_in_true_chapter")),
+            "-" if d.get("false_no_speech_chapters") is None else str(d["false_no_speech_chapters"]),
             f"{statistics.fmean(errors):.1f}/{max(errors):.1f}" if errors else "-",
             f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}"
             if para and para["count"]
@@ -222,6 +225,7 @@ def print_table(results: list[dict], total: dict) -> None:
         pct((total.get("bare_wer") or {}).get("wer")),
         f"{terms(total.get('draft_terms'))} / {terms(total.get('bare_terms'))}",
         pct(total.get("words_in_true_chapter")),
+        str(total.get("false_no_speech_chapters", "-")),
         f"{be['mean']:.1f}/{be['max']:.1f}" if be else "-",
         f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}" if para else "-",
         f"{total['invented_in_non_speech']['draft']}/{total['invented_in_non_speech']['bare']}",

@@ -34,6 +34,7 @@ import gzip
 import hashlib
 import importlib.util
 import io
+import json
 import math
 import random
 import re
@@ -369,6 +370,7 @@ class TalkSpec:
     lead_in: str = ""  # a bed before the first word: "music" | "noise" | "silence" | ""
     seed: int = 0
     description: str = ""
+    dense: bool = False  # chapters as long as the backlog's chapter gaps, many sub-chapters (plan_dense_talk)
 
 
 FIXTURE_SPEC = TalkSpec(
@@ -452,6 +454,16 @@ EVAL_SET = [
     ),
     _CAREER,
     TalkSpec(
+        name="dense-chapters",
+        title="Ali Spittel:  Navigating Your Tech Career, Chapter by Chapter",
+        sources=["04-ali-spittel-career.md"],
+        minutes=0,  # the sum of the chapters' lengths drawn from the backlog's gaps
+        voices={"Ty": "flite-awb", "*": "flite-slt"},
+        dense=True,
+        seed=10,
+        description="chapters as dense as the backlog's (gaps under 8 s and under 30 s, sub-chapters)",
+    ),
+    TalkSpec(
         name="asterisk-prompts",
         title="Asterisk Project:  The Voice Prompts of a Phone System",
         sources=["asterisk"],
@@ -479,6 +491,8 @@ class PlannedUtterance:
 class PlannedChapter:
     title: str
     utterances: list[PlannedUtterance]
+    level: int = 0  # 1: a sub-chapter (a ` -- ` line on the page)
+    gap_before: float = GAP_NEW_CHAPTER  # seconds of pause before its first word
 
 
 def voice_for(spec: TalkSpec, speaker: str | None, section_index: int) -> tuple[str, str]:
@@ -547,6 +561,83 @@ def speak_all(synth: Synthesizer, utterances: list[PlannedUtterance], jobs: int)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(one, todo))
+
+
+# ---------------------------------------------------------------- dense chapters
+
+BACKLOG = REPO.parent / "shared" / "corpus" / "event-transcripts"
+# How many chapter lengths the dense talk draws from each stretch of the backlog's gaps (seconds):
+# every gap up to 8 s, and samples of the longer ones, so the short end is well represented.
+DENSE_STRATA = [((0.0, 8.0), None), ((8.0, 30.0), 16), ((30.0, 120.0), 6)]
+DENSE_MIN_SECONDS = 2.5  # the shortest chapter: one short sentence
+WORDS_PER_SECOND = 2.6
+
+
+def backlog_chapter_gaps(corpus: Path = BACKLOG) -> list[float]:
+    """Seconds between consecutive chapter times (sub-chapters included) of every video on the backlog's
+    pages that need a transcript, as ``python -m pipeline scan --json`` reports them."""
+    scan = subprocess.run(
+        [sys.executable, "-m", "pipeline", "scan", "--json", str(corpus)], capture_output=True, text=True, cwd=REPO
+    )
+    gaps = []
+    for page in json.loads(scan.stdout):
+        if page["state"] != "needs-transcript":
+            continue
+        for video in page["videos"]:
+            times = [c["start"] for c in video["chapters"]]
+            gaps += [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+    return sorted(gaps)
+
+
+def dense_chapter_seconds(gaps: list[float], rng: random.Random) -> list[float]:
+    """Chapter lengths drawn from the backlog's gaps by DENSE_STRATA, in a random order."""
+    lengths: list[float] = []
+    for (lo, hi), count in DENSE_STRATA:
+        stratum = [g for g in gaps if lo < g <= hi]
+        lengths += stratum if count is None else rng.sample(stratum, min(count, len(stratum)))
+    rng.shuffle(lengths)
+    return [max(DENSE_MIN_SECONDS, g) for g in lengths]
+
+
+def _dense_title(sentence: str, taken: set[str]) -> str:
+    title = " ".join(sentence.split()[:5]).rstrip(",.;:?!")
+    unique, n = title, 2
+    while unique.lower() in taken:
+        unique, n = f"{title} ({n})", n + 1
+    taken.add(unique.lower())
+    return unique
+
+
+def plan_dense_talk(spec: TalkSpec, synth: Synthesizer, jobs: int) -> list[PlannedChapter]:
+    """Chapters as long as the backlog's chapter gaps, one sentence or more each, in the source's order.
+
+    A top-level chapter is followed by up to three sub-chapters, which follow with a speaker's
+    ordinary pause (no chapter break to hear); a sentence is never used twice.
+    """
+    rng = random.Random(spec.seed)
+    lengths = dense_chapter_seconds(backlog_chapter_gaps(), rng)
+    pool = [
+        PlannedUtterance(*voice_for(spec, turn.speaker, index), sentence)
+        for index, section in enumerate(s for name in spec.sources for s in read_sections(CORPUS_2020 / name))
+        for turn in section.turns
+        for sentence in turn.sentences
+    ]
+    planned: list[PlannedChapter] = []
+    taken: set[str] = set()
+    subs_left = 0
+    for seconds in lengths:
+        first = next((k for k, u in enumerate(pool[:40]) if len(u.text.split()) <= seconds * WORDS_PER_SECOND), 0)
+        chosen = [pool.pop(first)]
+        words = len(chosen[0].text.split())
+        while pool and (words + len(pool[0].text.split())) <= seconds * WORDS_PER_SECOND:
+            words += len(pool[0].text.split())
+            chosen.append(pool.pop(0))
+        level = 1 if subs_left > 0 else 0
+        subs_left = subs_left - 1 if level else rng.choice((0, 1, 2, 3))
+        gap = GAP_NEW_SPEAKER if level else GAP_NEW_CHAPTER
+        planned.append(PlannedChapter(_dense_title(chosen[0].text, taken), chosen, level, gap))
+    speak_all(synth, [u for c in planned for u in c.utterances], jobs)
+    return planned
 
 
 ASTERISK_CHAPTERS = [
@@ -658,7 +749,7 @@ def render_talk(spec: TalkSpec, planned: list[PlannedChapter], out_dir: Path, bi
             previous_speaker = None
             for number, chapter in enumerate(planned):
                 if number:
-                    put(np.zeros(int(GAP_NEW_CHAPTER * SAMPLE_RATE), dtype=np.float32))
+                    put(np.zeros(int(chapter.gap_before * SAMPLE_RATE), dtype=np.float32))
                     if number - 1 < len(spec.beds):
                         put_bed(spec.beds[number - 1])
                 chapter_start = clock
@@ -682,7 +773,12 @@ def render_talk(spec: TalkSpec, planned: list[PlannedChapter], out_dir: Path, bi
                     texts.append(u.text)
                     previous_speaker = u.speaker
                 chapters.append(
-                    {"title": chapter.title, "true_start": round(chapter_start, 3), "text": " ".join(texts)}
+                    {
+                        "title": chapter.title,
+                        "level": chapter.level,
+                        "true_start": round(chapter_start, 3),
+                        "text": " ".join(texts),
+                    }
                 )
             put(np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32))
             duration = clock
@@ -704,7 +800,8 @@ def render_talk(spec: TalkSpec, planned: list[PlannedChapter], out_dir: Path, bi
         voices=voices,
         # Built as dicts while the timeline is laid (ends and page times come last), then typed.
         chapters=[
-            TrueChapter(c["title"], c["true_start"], c["true_end"], c["page_start"], c["text"]) for c in chapters
+            TrueChapter(c["title"], c["true_start"], c["true_end"], c["page_start"], c["text"], c.get("level", 0))
+            for c in chapters
         ],
         utterances=[Utterance(**u) for u in utterances],
         non_speech=[Span(**s) for s in non_speech],
@@ -743,7 +840,10 @@ def page_offsets(chapters: list[dict], rng: random.Random) -> None:
     The first chapter stays at 00:00, as on human pages. The others are off
     early and late by turns (a page time before the true start pulls the end of
     the previous chapter in, one after it pushes words out), and at least one is
-    off by 3 s or more, so a test cannot pass by luck.
+    off by 3 s or more, so a test cannot pass by luck. A short chapter's time is
+    off by at most a third of it or of the chapter before (a human who lists a
+    chapter of 5 s clicks its start more carefully), rounded to whole seconds,
+    and the page times stay in order.
     """
     sign = rng.choice((-1, 1))
     for i, chapter in enumerate(chapters):
@@ -751,15 +851,23 @@ def page_offsets(chapters: list[dict], rng: random.Random) -> None:
             chapter["page_start"] = 0
             continue
         true = chapter["true_start"]
-        wanted = true + sign * rng.uniform(1.0, MAX_PAGE_OFFSET)
+        wanted = true + sign * min(rng.uniform(1.0, MAX_PAGE_OFFSET), _offset_limit(chapters, i))
         page = round(wanted)
         if abs(page - true) > MAX_PAGE_OFFSET:  # rounding must not push it past the limit
             page = math.floor(wanted) if page > true else math.ceil(wanted)
-        chapter["page_start"] = page
+        chapter["page_start"] = max(page, chapters[i - 1]["page_start"] + 1)
         sign = -sign
-    if len(chapters) > 1 and max(abs(c["page_start"] - c["true_start"]) for c in chapters[1:]) < 3:
-        last = chapters[-1]
+    long_enough = [c for i, c in enumerate(chapters) if i and _offset_limit(chapters, i) >= MAX_PAGE_OFFSET]
+    if long_enough and max(abs(c["page_start"] - c["true_start"]) for c in chapters[1:]) < 3:
+        last = chapters[-1] if chapters[-1] in long_enough else long_enough[-1]
         last["page_start"] = math.floor(last["true_start"] + MAX_PAGE_OFFSET)
+
+
+def _offset_limit(chapters: list[dict], i: int) -> float:
+    """How far chapter i's page time may be off: MAX_PAGE_OFFSET, or a third of a short neighbour."""
+    own = chapters[i].get("true_end", math.inf) - chapters[i]["true_start"]
+    before = chapters[i]["true_start"] - chapters[i - 1]["true_start"]
+    return min(float(MAX_PAGE_OFFSET), own / 3, before / 3)
 
 
 def write_page(truth: Truth, path: Path) -> None:
@@ -783,7 +891,7 @@ def write_page(truth: Truth, path: Path) -> None:
     ]
     if truth.page_has_chapters:
         lines += ["```", "## Timestamps "]
-        lines += [f"{format_timestamp(c.page_start or 0)} {c.title}" for c in truth.chapters]
+        lines += [f"{format_timestamp(c.page_start or 0)} {'-- ' * bool(c.level)}{c.title}" for c in truth.chapters]
         lines += ["```", ""]
     lines += [
         "## About the Speaker",
@@ -801,6 +909,8 @@ def write_page(truth: Truth, path: Path) -> None:
 def build(spec: TalkSpec, out_dir: Path, synth: Synthesizer, jobs: int, bitrate: str) -> Truth:
     if spec.sources == ["asterisk"]:
         planned = plan_asterisk_talk(spec, synth.cache_dir)
+    elif spec.dense:
+        planned = plan_dense_talk(spec, synth, jobs)
     else:
         planned = plan_corpus_talk(spec, synth, jobs)
     speak_all(synth, [u for c in planned for u in c.utterances], jobs)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pipeline import config
-from pipeline.align import CHAPTER, LEAD, SECTION, align, ends_sentence
+from pipeline.align import CHAPTER, LEAD, SECTION, align, ends_sentence, metadata_chapters
 from pipeline.pages import Chapter
 from pipeline.transcribe import Segment, Transcription, Word
 
@@ -204,3 +204,78 @@ def test_every_word_once_in_order_and_paragraphs_bounded(sentences, chapter_time
             first = chapter.paragraphs[0].words[0]
             before = [w for w in talk.words if w.start < first.start]
             assert not before or ends_sentence(before[-1])
+
+
+def test_close_chapters_each_keep_the_sentence_at_their_time():
+    # The bundled example's shape: a last chapter with two sub-chapters 3 s apart near the end of
+    # the audio. The end of the audio is no pause to snap to, and no chapter collapses onto a neighbour.
+    talk = Talk().sentences(8, tag="a", pause=0.3).silence(1.0)
+    shortcuts = talk.t
+    talk.say("Some helpful shortcuts you do not have to type.", pause=0.3)
+    tab = talk.t
+    talk.say("The Tab key completes names.", pause=0.2)
+    arrows = talk.t
+    talk.say("And the arrow keys bring back commands.", pause=0.2)
+    chapters = [
+        Chapter(0, "Start"),
+        Chapter(shortcuts, "Shortcuts"),
+        Chapter(tab + 0.5, "Tab", level=1),
+        Chapter(arrows + 0.4, "Arrows", level=1),
+    ]
+    result = align(talk.transcription(duration=talk.t + 2.0), chapters, OPTIONS)
+    texts = _chapter_texts(result)
+    assert texts["Tab"] == "The Tab key completes names."
+    assert texts["Arrows"] == "And the arrow keys bring back commands."
+    assert texts["Shortcuts"] == "Some helpful shortcuts you do not have to type."
+    assert all(c.note is None for c in result.chapters)
+
+
+def test_a_sentence_start_at_the_page_time_beats_a_long_pause_that_belongs_to_the_next_chapter():
+    # Chapters 5 s apart, each starting with a sentence right at its page time; a 3 s pause starts the
+    # third. Alone, the second chapter would jump to that pause and leave itself empty.
+    talk = Talk().sentences(4, tag="a")
+    t_b = talk.t
+    talk.say("b0 b1 b2 b3 b4 b5 b6 b7 b8 b9 b10 b11 b12 b13 end.", pause=3.0)
+    t_c = talk.t
+    talk.sentences(4, tag="c")
+    result = align(talk.transcription(), [Chapter(0, "A"), Chapter(t_b, "B"), Chapter(t_c - 0.5, "C")], OPTIONS)
+    texts = _chapter_texts(result)
+    assert texts["B"].startswith("b0") and texts["B"].endswith("end.")
+    assert texts["C"].startswith("c0x0") and " b" not in " " + texts["C"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sentences=st.lists(st.tuples(st.integers(2, 20), st.floats(0.1, 2.0)), min_size=2, max_size=40),
+    picks=st.lists(st.integers(0, 39), min_size=1, max_size=12, unique=True),
+    offsets=st.lists(st.floats(-0.2, 0.6), min_size=12, max_size=12),
+)
+def test_a_chapter_at_a_sentence_start_is_never_left_empty(sentences, picks, offsets):
+    """Dense chapters, each listed within a fraction of a second of a sentence's start: none says
+    "No speech", whatever the pauses around it."""
+    talk = Talk()
+    for n, pause in sentences:
+        talk.say(" ".join(["x"] * (n - 1) + ["y."]), pause=pause)
+    starts = sorted({talk.sentence_starts[p] for p in picks if p < len(talk.sentence_starts)})
+    chapters = [
+        Chapter(max(0.0, s + o), f"C{i}") for i, (s, o) in enumerate(zip(starts, offsets[: len(starts)], strict=True))
+    ]
+    result = align(talk.transcription(), chapters, OPTIONS)
+    empty = [c.title for c in result.chapters if c.kind == CHAPTER and not c.paragraphs]
+    assert empty == []
+
+
+def test_metadata_chapters_from_a_youtube_info_dict():
+    raw = [
+        {"start_time": 95.0, "end_time": 300.0, "title": "  Speaker\nintroduction "},
+        {"start_time": 0.0, "end_time": 95.0, "title": "Welcome"},
+        {"start_time": None, "end_time": 10.0, "title": "no time"},
+        {"start_time": 300.0, "end_time": 310.0, "title": ""},
+        {"start_time": 310, "end_time": None, "title": "Q&A"},
+    ]
+    assert metadata_chapters(raw) == [
+        Chapter(0.0, "Welcome"),
+        Chapter(95.0, "Speaker introduction"),
+        Chapter(310.0, "Q&A"),
+    ]
+    assert metadata_chapters([]) == []

@@ -142,6 +142,17 @@ def test_chapters_are_matched_by_title_not_position(truth):
 # ---------------------------------------------------------------- paragraphs and invented words
 
 
+def test_false_no_speech_counts_empty_chapters_whose_truth_has_words(truth):
+    chapters = perfect_draft(truth)
+    assert evalkit.false_no_speech_chapters(truth, evalkit.parse_draft(draft_of(chapters))) == 0
+    # The second chapter says "No speech" and its words went to the first: one false claim.
+    (t0, x0), (t1, x1) = chapters[0], chapters[1]
+    moved = [(t0, f"{x0} {x1}"), (t1, evalkit.NO_SPEECH_NOTE), *chapters[2:]]
+    draft = evalkit.parse_draft(draft_of(moved))
+    assert evalkit.false_no_speech_chapters(truth, draft) == 1
+    assert evalkit.score_draft(truth, draft_of(moved)).to_json()["false_no_speech_chapters"] == 1
+
+
 def test_paragraph_stats():
     stats = evalkit.paragraph_stats([10, 20, 30, 40, 200])
     assert (stats.count, stats.min, stats.median, stats.max, stats.mean) == (5, 10, 30.0, 200, 60.0)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from faster_whisper import decode_audio
 from faster_whisper.transcribe import get_compression_ratio
+from pipeline.config import load_config
 from pipeline.flags import (
     HIGH_COMPRESSION,
     LOW_CONFIDENCE,
@@ -21,12 +22,14 @@ from pipeline.transcribe import Segment, Word
 
 from conftest import whisper_transcription
 
+OPTIONS = load_config().flags
+
 
 def _segment(start, text, probabilities, *, avg_logprob=-0.3, no_speech_prob=0.02, step=0.4):
     """A segment as Whisper would report it, with its compression ratio computed as Whisper does."""
     words = [
         Word(round(start + i * step, 2), round(start + (i + 1) * step, 2), " " + token, p)
-        for i, (token, p) in enumerate(zip(text.split(), probabilities))
+        for i, (token, p) in enumerate(zip(text.split(), probabilities, strict=False))
     ]
     return Segment(
         start=start,
@@ -50,7 +53,7 @@ def _shifted(segment: Segment, offset: float) -> Segment:
 
 def test_clean_real_speech_is_not_flagged(jfk_transcription):
     assert jfk_transcription.words, "tiny.en heard nothing in jfk.flac"
-    assert flag_segments(jfk_transcription.segments) == []
+    assert flag_segments(jfk_transcription.segments, OPTIONS) == []
 
 
 def test_planted_loop_and_low_confidence_stretch_are_flagged(jfk_transcription):
@@ -69,7 +72,7 @@ def test_planted_loop_and_low_confidence_stretch_are_flagged(jfk_transcription):
     unlikely = _segment(60.0, "its just good thats what you do", [0.6] * 7, avg_logprob=-1.3)
     segments = [*clean, *loop, *(_shifted(s, 80.0) for s in clean), doubtful, unlikely]
 
-    flags = flag_segments(segments)
+    flags = flag_segments(segments, OPTIONS)
 
     assert flags == [
         Flag(20.0, loop[-1].end, REPETITION),
@@ -84,10 +87,10 @@ def test_loop_inside_one_segment_and_its_compression():
     text = "and we will " * 6 + "see"
     segment = _segment(5.0, text.strip(), [0.8] * 19)
     assert segment.compression_ratio > 2.4  # Whisper's own measure agrees it is repetitive
-    (flag,) = flag_segments([segment])
+    (flag,) = flag_segments([segment], OPTIONS)
     # The loop (words 0..17) and the whole segment's compression merge into one flag.
     assert flag == Flag(5.0, segment.end, f"{REPETITION}, {HIGH_COMPRESSION}")
-    (loop_only,) = flag_segments([segment], compression_threshold=10.0)
+    (loop_only,) = flag_segments([segment], OPTIONS, compression_threshold=10.0)
     assert loop_only == Flag(5.0, segment.words[17].end, REPETITION)
 
 
@@ -100,7 +103,7 @@ def test_loop_inside_one_segment_and_its_compression():
     ],
 )
 def test_ordinary_repetition_is_not_a_loop(text):
-    assert flag_segments([_segment(0.0, text, [0.9] * len(text.split()))]) == []
+    assert flag_segments([_segment(0.0, text, [0.9] * len(text.split()))], OPTIONS) == []
 
 
 def test_speech_over_music():
@@ -108,7 +111,7 @@ def test_speech_over_music():
     lyrics = _segment(3.0, "welcome everyone to the webinar", [0.8] * 5, no_speech_prob=0.75)
     speech = _segment(10.0, "welcome everyone to the webinar", [0.8] * 5, no_speech_prob=0.1)
     marked = dataclasses.replace(speech, start=20.0, end=22.0, text=" [Music] welcome everyone", words=[])
-    flags = flag_segments([intro, lyrics, speech, marked], merge_gap=0.0)
+    flags = flag_segments([intro, lyrics, speech, marked], OPTIONS, merge_gap=0.0)
     assert flags == [
         Flag(0.0, intro.end, SPEECH_OVER_MUSIC),
         Flag(3.0, lyrics.end, SPEECH_OVER_MUSIC),
@@ -123,7 +126,7 @@ def test_real_speech_in_noise_is_flagged(whisper_tiny_cpu, jfk_flac):
     transcription = whisper_transcription(whisper_tiny_cpu, (speech + noise).astype(np.float32))
     assert transcription.words, "tiny.en wrote nothing at all for the noisy clip"
 
-    flags = flag_segments(transcription.segments)
+    flags = flag_segments(transcription.segments, OPTIONS)
 
     assert flags, f"garbled speech was not flagged: {[s.text for s in transcription.segments]}"
     assert LOW_CONFIDENCE in {reason for f in flags for reason in f.reason.split(", ")}
@@ -132,14 +135,14 @@ def test_real_speech_in_noise_is_flagged(whisper_tiny_cpu, jfk_flac):
 
 def test_thresholds_are_options(jfk_transcription):
     # tiny.en scores jfk.flac about -0.4 on average: a stricter threshold flags it.
-    strict = flag_segments(jfk_transcription.segments, logprob_threshold=-0.2)
+    strict = flag_segments(jfk_transcription.segments, OPTIONS, logprob_threshold=-0.2)
     assert strict and all(f.reason == LOW_CONFIDENCE for f in strict)
 
 
 def test_overlapping_flags_merge_and_chapters_count_them():
     segment = _segment(0.0, "go " * 15 + "now", [0.1] * 16, avg_logprob=-1.5)
     later = _segment(100.0, "what is this", [0.1, 0.1, 0.1])
-    flags = flag_segments([segment, later])
+    flags = flag_segments([segment, later], OPTIONS)
     assert [f.reason for f in flags] == [f"{LOW_CONFIDENCE}, {REPETITION}, {HIGH_COMPRESSION}", LOW_CONFIDENCE]
     assert count_flags(flags, 0.0, 60.0) == 1 and count_flags(flags, 60.0, 200.0) == 1
     assert count_flags(flags, 0.0, 0.0) == 0

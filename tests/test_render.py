@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pipeline.render import count_flags_per_chapter, render_transcript
 from pipeline.schema import LEAD, SECTION, AlignedChapter, Alignment, Flag, Paragraph, RenderedPart, Word
 
@@ -125,3 +126,69 @@ def test_each_part_carries_its_own_flags():
         date="d",
     )
     assert body.count("[?]<!--") == 1 and body.index("[?]<!--") > body.index("(v)")
+
+
+def _sub_chapter(title, start, text) -> AlignedChapter:
+    chapter = _chapter(title, start, text)
+    chapter.level = 1
+    return chapter
+
+
+def test_sub_chapters_are_level_four_headings_under_their_chapter():
+    alignment = Alignment(
+        [
+            _chapter("Part I: The Job Search", 426, "Let us start."),
+            _sub_chapter("Find Your Niche", 432, "Pick one thing."),
+            _sub_chapter("Portfolios", 711, "Show your work."),
+            _chapter("Part II: Interviewing", 920, "Now interviews."),
+        ]
+    )
+    lines = _body_lines(render_transcript([RenderedPart("u", None, alignment)], model="tiny.en", date="d"))
+    assert lines[1:] == [
+        "### Part I: The Job Search (07:06)",
+        "Let us start.",
+        "#### Find Your Niche (07:12)",
+        "Pick one thing.",
+        "#### Portfolios (11:51)",
+        "Show your work.",
+        "### Part II: Interviewing (15:20)",
+        "Now interviews.",
+    ]
+
+
+def _flagged_part(url: str) -> RenderedPart:
+    alignment = Alignment([_chapter("Goals", 368, "we use pandas and dask every day"), _sub_chapter("Poll", 484, "x")])
+    return RenderedPart(url, None, alignment, [Flag(369.6, 370.4, "low confidence")])
+
+
+def test_flags_link_to_that_second_of_a_youtube_video():
+    body = render_transcript([_flagged_part("https://www.youtube.com/watch?v=LZuJlZIDIbo")], model="m", date="d")
+    lines = _body_lines(body)
+    assert lines[2] == (
+        "we use pandas and dask [?](https://youtu.be/LZuJlZIDIbo?t=369)<!-- check 06:10: low confidence --> every day"
+    )
+    assert lines[1] == "### Goals (06:08)" and lines[3] == "#### Poll (08:04)"  # plain times by default
+    assert "the 1 passage marked [?] (Goals 1)" in lines[0]
+
+
+def test_link_times_links_headings_as_the_human_transcripts_do():
+    body = render_transcript([_flagged_part("https://youtu.be/LZuJlZIDIbo")], model="m", date="d", link_times=True)
+    lines = _body_lines(body)
+    assert lines[1] == "### Goals [(06:08)](https://youtu.be/LZuJlZIDIbo?t=368)"
+    assert lines[3] == "#### Poll [(08:04)](https://youtu.be/LZuJlZIDIbo?t=484)"
+    sections = Alignment([_chapter(None, 602, "Second part.", kind=SECTION)])
+    lines = _body_lines(
+        render_transcript(
+            [RenderedPart("https://youtu.be/LZuJlZIDIbo", None, sections)], model="m", date="d", link_times=True
+        )
+    )
+    assert lines[1] == "### [10:02](https://youtu.be/LZuJlZIDIbo?t=602)"
+
+
+@pytest.mark.parametrize("url", ["media/talk.ogg", "https://example.org/podcast/episode-12.mp3"])
+def test_other_media_keep_plain_times_and_flags(url):
+    body = render_transcript([_flagged_part(url)], model="m", date="d", link_times=True)
+    lines = _body_lines(body)
+    assert lines[1] == "### Goals (06:08)" and lines[3] == "#### Poll (08:04)"
+    assert "dask [?]<!-- check 06:10: low confidence --> every" in lines[2]
+    assert "](" not in body

@@ -295,7 +295,7 @@ def test_one_video_on_two_pages_with_different_context(tmp_path, media):
         assert "ask not what your country can do for you" in spoken_text(pages.read_transcript(page)).lower()
 
 
-def test_a_model_that_cannot_load_fails_each_page_with_one_clear_line(tmp_path, media):
+def test_a_model_folder_without_a_model_is_refused_before_any_download(tmp_path, media):
     server, _ = media
     site = tmp_path / "site"
     site.mkdir()
@@ -304,6 +304,22 @@ def test_a_model_that_cannot_load_fails_each_page_with_one_clear_line(tmp_path, 
     missing = tmp_path / "no-such-model"
     missing.mkdir()  # a folder without model.bin
     result = run_cli(str(site), "--model", str(missing), "--cache-dir", str(tmp_path / "cache"), "--json")
+    assert result.returncode == 2
+    assert "no model.bin" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert server.hits["/jfk.flac"] == 0
+
+
+def test_a_model_that_cannot_load_fails_each_page_with_one_clear_line(tmp_path, media):
+    server, _ = media
+    site = tmp_path / "site"
+    site.mkdir()
+    for name in ("01-a.md", "02-b.md"):
+        make_page(site / name, server.url("jfk.flac"), ["00:00 Start"])
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "model.bin").write_bytes(b"not a CTranslate2 model")  # passes the check, fails to load
+    result = run_cli(str(site), "--model", str(broken), "--cache-dir", str(tmp_path / "cache"), "--json")
     assert result.returncode == 1
     data = json.loads(result.stdout)
     assert [p["status"] for p in data["pages"]] == ["failed", "failed"]

@@ -31,6 +31,7 @@ from .harness import (
     run_pipeline,
 )
 from .metrics import (
+    NO_SPEECH_NOTE,
     NORMALIZER,
     ChapterScore,
     DraftChapter,
@@ -40,6 +41,7 @@ from .metrics import (
     TermScore,
     WerResult,
     align_to_reference,
+    false_no_speech_chapters,
     find_term_occurrences,
     invented_in_non_speech,
     normalize,
@@ -61,6 +63,8 @@ from .truth import Span, TrueChapter, Truth, Utterance, load_truth, truth_text
 
 __all__ = [
     "EVAL_TALKS",
+    "NO_SPEECH_NOTE",
+    "false_no_speech_chapters",
     "FIXTURE_TALKS",
     "NORMALIZER",
     "REPO",

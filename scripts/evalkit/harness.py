@@ -223,7 +223,10 @@ def draft_without_glossary(work_dir: Path, config) -> str:
     alignment = align.align(transcription, video.chapters, config.align)
     found = flags.flag_segments(transcription.segments, config.flags)
     return render.render_transcript(
-        [RenderedPart(video.url, video.label, alignment, found)], model=config.model.name, date="0000-00-00"
+        [RenderedPart(video.url, video.label, alignment, found)],
+        model=config.model.name,
+        date="0000-00-00",
+        link_times=config.render.link_times,
     )
 
 

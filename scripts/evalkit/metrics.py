@@ -25,6 +25,9 @@ How each figure is measured (the README of the evaluation, in short):
   invented words have no time and are passed over). A chapter put exactly where
   it begins scores 0 s; one that starts two words late scores the time those
   words take. A true chapter with no draft heading has no boundary (None).
+- **False no-speech chapters**: draft chapters that say "No speech in this part"
+  although their true chapter (found by the heading's title) has words spoken
+  in it.
 - **Paragraph lengths**: words (whitespace-separated) per draft paragraph.
 - **Invented words in silence or music**: draft words inserted (matched to no
   reference word) between two reference words that have a music, noise or
@@ -50,6 +53,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import jiwer
+from pipeline.render import NO_SPEECH
 
 from .truth import Truth
 
@@ -302,6 +306,20 @@ def score_chapters(truth: Truth, draft: list[DraftChapter]) -> ChapterScore:
     return ChapterScore(len(hyp), in_chapter, errors)
 
 
+NO_SPEECH_NOTE = f"*({NO_SPEECH})*"  # what render writes for a chapter without words
+
+
+def false_no_speech_chapters(truth: Truth, draft: list[DraftChapter]) -> int:
+    """Draft chapters rendered as "No speech in this part" although words are spoken in their true chapter."""
+    spoken = {u.chapter for u in truth.utterances if normalized_words(u.text)}
+    labels = draft_chapter_labels(draft, truth)
+    return sum(
+        label in spoken and chapter.paragraphs == [NO_SPEECH_NOTE]
+        for chapter, label in zip(draft, labels, strict=True)
+        if label is not None
+    )
+
+
 @dataclass
 class ParagraphStats:
     count: int
@@ -370,6 +388,7 @@ class TalkScore:
     invented_in_non_speech: int
     non_speech_seconds: float
     terms: TermScore | None = None  # None: no term list given
+    false_no_speech: int | None = None  # None where the page has no chapter list
 
     def to_json(self) -> dict:
         return {
@@ -389,6 +408,7 @@ class TalkScore:
             "invented_in_non_speech": self.invented_in_non_speech,
             "non_speech_seconds": round(self.non_speech_seconds, 1),
             "terms": None if self.terms is None else self.terms.to_json(),
+            "false_no_speech_chapters": self.false_no_speech,
         }
 
 
@@ -408,6 +428,7 @@ def score_draft(truth: Truth, draft_body: str, *, terms=None) -> TalkScore:
         invented_in_non_speech=invented_in_non_speech(truth, text),
         non_speech_seconds=sum(s.end - s.start for s in truth.non_speech),
         terms=None if terms is None else score_terms(truth.reference_text, text, terms),
+        false_no_speech=false_no_speech_chapters(truth, draft) if truth.page_has_chapters else None,
     )
 
 

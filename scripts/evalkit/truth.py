@@ -23,21 +23,21 @@ class TrueChapter:
     end: float  # where the next one begins, or the talk ends ("true_end")
     page_start: float | None  # the time the page gives (off by a few seconds)
     text: str  # everything said in it
+    level: int = 0  # 1: a sub-chapter (a ` -- ` line on the page)
 
     def to_json(self) -> dict[str, Any]:
-        # Key order as the files have always had it, so a rebuilt talk is byte-identical.
-        return {
-            "title": self.title,
-            "true_start": self.start,
-            "text": self.text,
-            "true_end": self.end,
-            "page_start": self.page_start,
-        }
+        # Key order as the files have always had it, so a rebuilt talk is byte-identical;
+        # "level" only where there are sub-chapters.
+        data: dict[str, Any] = {"title": self.title}
+        if self.level:
+            data["level"] = self.level
+        data.update(true_start=self.start, text=self.text, true_end=self.end, page_start=self.page_start)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrueChapter:
         start, end = float(data["true_start"]), float(data["true_end"])
-        return cls(data["title"], start, end, data.get("page_start"), data["text"])
+        return cls(data["title"], start, end, data.get("page_start"), data["text"], int(data.get("level", 0)))
 
 
 @dataclass
