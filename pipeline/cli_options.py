@@ -61,6 +61,10 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = _table(
         "downloads_ahead": ("--downloads-ahead", "Videos fetched ahead of the one being transcribed."),
         "glossary": ("--glossary", "A TOML file of extra spelling fixes."),
         "export": ("--export", "Also write subtitles/word JSON: any of srt,vtt,json."),
+        "executor": ("--executor", "local, or ray: download and transcribe on a pool of Ray actors (the ray extra)."),
+        "ray_address": ("--ray-address", "Ray cluster to join (HOST:PORT or auto); empty: start Ray on this machine."),
+        "workers": ("--workers", "Ray actors (0: as many as the cluster holds)."),
+        "gpus_per_worker": ("--gpus-per-worker", "GPUs per Ray actor: auto, 1, or a fraction such as 0.5."),
         "export_dir": (
             "--export-dir",
             "Folder for --export's files, mirroring the pages' folders (default: the cache).",

@@ -82,6 +82,12 @@ class RunOptions:
     export: tuple[str, ...]
     export_dir: str
     keep_audio: bool
+    executor: str  # local | ray (pipeline/ray_executor.py)
+    ray_address: str
+    workers: int
+    gpus_per_worker: str  # "auto" or a number of GPUs per actor
+    cpus_per_worker: int
+    max_retries: int
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,12 @@ def summary_table(report: RunReport) -> Table:
         + (f", {t['interrupted']} interrupted" if t["interrupted"] else "")
         + f"; {t['audio_seconds'] / 3600:.2f} h of audio in {time.strftime('%H:%M:%S', time.gmtime(t['wall_seconds']))}"
     )
+    if report.executor:  # executor hook (issue 13): the Ray pool's size and throughput
+        e = report.executor
+        table.caption += (
+            f"\n{e['workers']} Ray worker(s), {e['audio_seconds'] / 3600:.2f} h of audio at {e['throughput']:.1f} "
+            f"audio s per wall s" + (f"; {e['retries']} video(s) retried on a fresh worker" if e["retries"] else "")
+        )
     exports = [Path(e) for p in report.pages for v in p.videos for e in v.exports]
     if exports:
         where = os.path.commonpath([e.parent for e in exports])

@@ -59,6 +59,7 @@ class RunReport:
     wall_seconds: float = 0.0
     model: str | None = None
     model_loaded: bool = False
+    executor: dict[str, Any] = field(default_factory=dict)  # a remote executor's figures (ray_executor.PoolStats)
     interrupted: bool = False  # stopped by Ctrl-C: the pages not done say "interrupted"
 
     def count(self, status: str) -> int:
@@ -85,4 +86,7 @@ class RunReport:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {"pages": [p.to_json() for p in self.pages], "totals": self.totals()}
+        data = {"pages": [p.to_json() for p in self.pages], "totals": self.totals()}
+        if self.executor:
+            data["executor"] = self.executor
+        return data

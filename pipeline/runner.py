@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import threading
 import time
 from collections import Counter, deque
@@ -145,6 +146,7 @@ class Runner:
     def run(self, paths: Iterable[str | Path], selection: Selection = Selection()) -> RunReport:
         started = time.perf_counter()
         report = RunReport(model=self.config.model.name)
+        process = self._executor(report, check_extra=not selection.dry_run)
         plans = self.plan(paths, selection)
         report.pages.extend(
             PageOutcome(path=p.path, state=p.state, status="failed", reason=p.reason)
@@ -161,7 +163,7 @@ class Runner:
             self.observer.batch_started(todo)
             finished: list[PageOutcome] = []
             try:
-                finished.extend(self._process(todo))  # the observer hears of each page as it finishes
+                finished.extend(process(todo))  # the observer hears of each page as it finishes
             except Interrupted as stop:
                 report.interrupted = True
                 finished.extend(stop.finished)
@@ -175,6 +177,26 @@ class Runner:
         report.model_loaded = self._model is not None
         report.wall_seconds = time.perf_counter() - started
         return report
+
+    def _executor(
+        self, report: RunReport, *, check_extra: bool
+    ) -> Callable[[list[pages_mod.Page]], Iterator[PageOutcome]]:
+        """Where each video's download, prepare and transcribe run: the one place that chooses (issue 13)."""
+        executor = self.config.run.executor
+        if executor == "local":
+            return self._process
+        if executor != "ray":
+            raise ConfigError(f"--executor: unknown executor {executor!r} (use local or ray)")
+        from . import ray_executor  # only for --executor ray: a local run imports nothing of Ray
+
+        if check_extra:
+            ray_executor.import_ray()  # without the extra: one line, before any page is scanned or fetched
+        return functools.partial(ray_executor.process_on_ray, self, stats_out=report.executor)
+
+    def finish_cached(self, todo: list[pages_mod.Page]) -> Iterator[PageOutcome]:
+        """Align and write pages whose transcriptions are all in the cache (another executor made them):
+        the local per-page path, without loading the model."""
+        return self._process(todo)
 
     def check(self, todo: list[pages_mod.Page]) -> None:
         """Refuse, before anything is downloaded, a setting that would fail every page: download

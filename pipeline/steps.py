@@ -88,6 +88,10 @@ class Rendered:
     seconds: float
 
 
+class FetchFailed(RuntimeError):
+    """A video's download or prepare failed; the message is the one-line reason (``download: ...``)."""
+
+
 def one_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return " ".join(text.split())
@@ -193,12 +197,14 @@ def transcribe_video(
 
 
 def video_step(job: VideoJob, model: ModelProvider, cache: Cache, config: Config, hooks: StageHooks) -> Transcribed:
-    """download -> prepare -> transcribe -> transcription, in one call: what an executor's worker runs."""
+    """download -> prepare -> transcribe -> transcription, in one call: what an executor's worker runs.
+
+    A failed download or prepare raises :class:`FetchFailed` with the reason a local run reports."""
     fetched = Fetched(cached=transcribe_stage.read_cached(job.transcript.path, job.transcript.fingerprint))
     if fetched.cached is None:
         fetched = fetch_audio(job, cache, config, hooks)
         if fetched.error:
-            raise RuntimeError(fetched.error)
+            raise FetchFailed(fetched.error)
     done = transcribe_video(job, fetched, model, cache, config, hooks)
     timings = dict(fetched.timings)
     for stage, seconds in done.timings.items():

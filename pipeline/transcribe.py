@@ -533,9 +533,14 @@ def transcribe(
         options=json.loads(json.dumps({"fingerprint": fingerprint, **dataclasses.asdict(options)})),
     )
     if cache_path is not None:
-        payload = {"fingerprint": fingerprint, **result.to_json()}
-        atomic_write_text(cache_path, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+        write_cached(cache_path, result, fingerprint)
     return result
+
+
+def write_cached(cache_path: str | Path, result: Transcription, fingerprint: str) -> None:
+    """Cache a transcription (atomically): the one file format :func:`read_cached` reads, wherever it was made."""
+    payload = {"fingerprint": fingerprint, **result.to_json()}
+    atomic_write_text(cache_path, json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
 
 
 def read_cached(cache_path: str | Path, fingerprint: str | None = None) -> Transcription | None:

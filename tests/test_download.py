@@ -159,11 +159,14 @@ def test_a_cut_connection_leaves_nothing_usable_and_the_next_run_resumes(media_s
     assert cached_media(url, Cache(tmp_path)) is None
     assert not (folder / RECORD_NAME).exists()
     assert [p.name for p in folder.iterdir()] == ["media.flac.part"]  # kept to resume, never used
-    assert (folder / "media.flac.part").stat().st_size == 100_000
+    # All that arrived (urllib) or all but the last unwritten block (requests, which `ray` brings in:
+    # yt-dlp then downloads through it): either way a resumable start.
+    partial = (folder / "media.flac.part").stat().st_size
+    assert 0 < partial <= 100_000
 
     media_server.clear_cuts()
     media = download(url, Cache(tmp_path), options(retries=0))
-    assert media_server.range_requests["/jfk.flac"] == ["bytes=100000-"]  # resumed, not redone
+    assert media_server.range_requests["/jfk.flac"] == [f"bytes={partial}-"]  # resumed, not redone
     assert media.path.read_bytes() == (speech_media / "jfk.flac").read_bytes()
     assert media.path.stat().st_size == size
     assert prepare(media.path, tmp_path / "key.wav").duration == pytest.approx(JFK_SECONDS, abs=0.06)
