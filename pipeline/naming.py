@@ -37,15 +37,21 @@ _NOT_NAMES = frozenset(
     """i so just going gonna here there excited happy glad not sure really very also still the a an now back done
     good great okay ok sorry fine well ready new from in on at with and but or everyone everybody all guys folks
     you your we our they us them it this that what who how why when where yes yeah no hello hi hey thanks thank
-    welcome today tonight python data umbrella pyladies meetup zoom youtube github""".split()
+    welcome today tonight python data umbrella pyladies meetup zoom youtube github american canadian indian british
+    english french german chinese japanese african nigerian kenyan mexican brazilian spanish italian european
+    asian latina latino black jewish muslim catholic monday tuesday wednesday thursday friday saturday sunday""".split()
 )
 _NAME = r"([A-Z][a-z]+(?:-[A-Z][a-z]+)?)"
 # (pattern, weight, needs a known name): the name is the speaker's own.
 _SELF = [
     (re.compile(rf"\b[Mm]y name is {_NAME}"), 3.0, False),
     (re.compile(rf"\b(?:I'm|I am) {_NAME}\b(?!')"), 2.0, False),
-    (re.compile(rf"\b(?:[Tt]his is|[Ii]t's) {_NAME}(?= (?:in|from|here|speaking)\b|[,.!?]|$)"), 2.0, False),
+    (re.compile(rf"\b(?:[Tt]his is|[Ii]t's) {_NAME}(?= (?:in|from|here|speaking)\b)"), 2.0, False),
+    (re.compile(rf"\b(?:[Tt]his is|[Ii]t's) {_NAME}(?=[,.!?]|$)"), 2.0, True),  # "It's Monday."
 ]
+# A name nobody else mentions counts only where people introduce themselves: at the start of a
+# sentence or after a greeting ("And I'm Sheila in Texas"), not mid-sentence ("so I'm Canadian").
+_INTRO_POSITION = re.compile(r"(?:^|[.!?,]|\b(?:and|so|hi|hello|hey|well|oh|okay|yes))\s*$", re.IGNORECASE)
 # The name is someone else's: the voice next to this turn (before it for thanks, after it for a hand-over).
 _THANKS = re.compile(rf"\b(?:[Tt]hanks|[Tt]hank you)(?: so much| very much)?,? {_NAME}\b")
 _HANDOVER = re.compile(
@@ -140,9 +146,15 @@ def self_introductions(turns: Sequence[_Turn], known: dict[str, str]) -> list[Ev
         for pattern, weight, needs_known in _SELF:
             for m in pattern.finditer(turn.text):
                 name = _plausible(m.group(1), known, needs_known)
-                if name:
-                    bonus = 1.0 if name.lower() in known else 0.0
-                    found.append(Evidence(turn.speaker, name, weight + bonus, f"self-introduction: {m.group(0)!r}"))
+                if not name:
+                    continue
+                if name.lower() in known:
+                    weight_here = weight + 1.0
+                elif _INTRO_POSITION.search(turn.text[: m.start()]) or pattern is _SELF[0][0]:
+                    weight_here = weight
+                else:
+                    weight_here = weight / 2
+                found.append(Evidence(turn.speaker, name, weight_here, f"self-introduction: {m.group(0)!r}"))
     return found
 
 

@@ -95,9 +95,18 @@ def test_hand_over_names_the_next_voice():
 
 
 def test_words_that_follow_im_are_not_names_and_unknown_thanks_are_ignored():
-    words, speakers = talk((0, "I'm Excited to be here. Thanks, Everyone. Thanks, Bob."), (1, filler(2)))
+    words, speakers = talk((0, "I'm Excited to be here. Thanks, Everyone. Thanks, Bob. It's Monday."), (1, filler(2)))
     assert naming.collect_evidence(words, speakers) == []
     assert naming.label_speakers(words, speakers) == {0: "Speaker 1", 1: "Speaker 2"}
+
+
+def test_an_unknown_name_mid_sentence_is_not_enough():
+    words, speakers = talk(
+        (0, "well you see I'm Canadian so I know. " + filler(2)), (1, "so then I'm Rosa today " + filler(2))
+    )
+    assert naming.label_speakers(words, speakers) == {0: "Speaker 1", 1: "Speaker 2"}
+    # The same words from a name the page gives are enough.
+    assert naming.label_speakers(words, speakers, other_names=["Rosa Parks"]) == {0: "Speaker 1", 1: "Rosa"}
 
 
 def test_generic_labels_follow_first_appearance_and_skip_unknown_words():
