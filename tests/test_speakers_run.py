@@ -45,13 +45,11 @@ Two people on the phone.
 @pytest.fixture()
 def call(tmp_path):
     """(server, page, cache folder): one page whose video is the sample call."""
-    media = tmp_path / "media"
-    media.mkdir()
-    shutil.copy(SAMPLE, media / "call.wav")
-    site = tmp_path / "site"
-    site.mkdir()
-    with MediaServer(media) as server:
-        page = site / "01-call.md"
+    (tmp_path / "media").mkdir()
+    shutil.copy(SAMPLE, tmp_path / "media" / "call.wav")
+    with MediaServer(tmp_path / "media") as server:
+        page = tmp_path / "site" / "01-call.md"
+        page.parent.mkdir()
         page.write_text(PAGE.format(url=server.url("call.wav")), encoding="utf-8")
         yield server, page, tmp_path / "cache"
 
