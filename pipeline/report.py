@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-STAGES = ("download", "prepare", "transcribe", "align", "write")
+STAGES = ("download", "prepare", "transcribe", "speakers", "align", "write")
 
 
 def zero_timings() -> dict[str, float]:
@@ -23,6 +23,8 @@ class VideoOutcome:
     audio_seconds: float = 0.0
     downloaded: bool = False  # False when the media came from the cache (or a local file)
     transcribed: bool = False  # False when the transcription came from the cache
+    diarized: bool = False  # --speakers: the engine ran (False: the turns came from the cache, or off)
+    speakers: list[str] = field(default_factory=list)  # --speakers: the labels given
     exports: list[str] = field(default_factory=list)  # subtitle / word JSON files written (--export)
 
 

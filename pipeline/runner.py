@@ -8,7 +8,10 @@ each returning a new record.
 - for each selected page's videos the audio is fetched (``steps.fetch_audio``) in
   background threads, a bounded number of videos ahead of the one being
   transcribed, so the model never waits on the network;
-- the model is loaded once, and only if some video is not transcribed yet;
+- the model is loaded once, and only if some video is not transcribed yet; with
+  ``--speakers`` the diarization engine likewise, and each video is diarized right after
+  its transcription, in the main thread, while its WAV exists (in sequence: on CPU the
+  two compete for the same cores);
 - every stage's result is cached atomically and guarded by a file lock, so a
   killed run redoes nothing that finished and two runs never do the same work;
 - a failing page is reported and skipped; the batch goes on.
@@ -33,6 +36,7 @@ from . import download as download_stage
 from . import export as export_stage
 from . import glossary as glossary_stage
 from . import pages as pages_mod
+from . import speakers as speakers_stage
 from . import steps
 from . import transcribe as transcribe_stage
 from .cache import Cache
@@ -101,6 +105,7 @@ class Runner:
         self._model: transcribe_stage.LoadedModel | None = None
         self._model_error: Exception | None = None
         self._model_lock = threading.Lock()
+        self._engine: speakers_stage.Engine | None = None
         # Consecutive rate-limited downloads per site, shared by the fetch threads.
         self._rate_limit_strikes: Counter[str] = Counter()
         self._strikes_lock = threading.Lock()
@@ -136,7 +141,8 @@ class Runner:
             initial_prompt=context.initial_prompt,
             hotwords=context.hotwords,
         )
-        return VideoJob(page, video.url, location, key, context, entry)
+        turns = self.cache.speakers(key, self.config.speakers) if self.config.speakers.enabled else None
+        return VideoJob(page, video.url, location, key, context, entry, turns)
 
     def plan(self, paths: Iterable[str | Path], selection: Selection = Selection()) -> list[PagePlan]:
         return plan_pages(pages_mod.scan(paths), selection)
@@ -200,8 +206,14 @@ class Runner:
 
     def check(self, todo: list[pages_mod.Page]) -> None:
         """Refuse, before anything is downloaded, a setting that would fail every page: download
-        options, the device and compute type, and the model's files (when some video needs it)."""
+        options, the device and compute type, the model's files (when some video needs it) and,
+        with --speakers, the speakers extra and its options."""
         download_stage.check_options(self.config.download)
+        if self.config.speakers.enabled:
+            try:
+                speakers_stage.check_available(self.config.speakers)
+            except speakers_stage.SpeakersUnavailable as e:
+                raise ConfigError(f"--speakers: {e}") from None
         try:
             transcribe_stage.device_and_compute(self.config.model)
             if any(self._needs_model(page, video) for page in todo for video in page.videos):
@@ -277,7 +289,7 @@ class Runner:
         except Exception as e:
             return _Prefetched(video.url, None, Fetched(error=f"download: {one_line(e)}"))
         cached = transcribe_stage.read_cached(job.transcript.path, job.transcript.fingerprint)
-        if cached is not None:
+        if cached is not None and (job.speakers is None or steps.cached_turns(job) is not None):
             return _Prefetched(video.url, job, Fetched(cached=cached))  # the model's work is already done
         return _Prefetched(video.url, job, self._fetch_audio(job))
 
@@ -312,19 +324,46 @@ class Runner:
         )
         for stage, seconds in done.timings.items():
             timings[stage] += seconds
-        if done.transcribed and not self.config.run.keep_audio:
+        diarized = self._diarize(job, fetched, timings)
+        if (done.transcribed or diarized is not None and diarized.diarized) and not self.config.run.keep_audio:
             steps.remove_audio(job, self.cache)
         transcription = steps.apply_glossary(done.transcription, self.glossary)
-        exports = steps.write_exports(job, transcription, self.cache, self.config.run)  # the page's own words
+        labels: dict[int, str] = {}
+        if diarized is not None:  # speakers for the glossary's words, so names are spelled as on the page
+            transcription = steps.with_speakers(transcription, diarized.turns)
+            video = next(v for v in job.page.videos if v.url == job.url)
+            labels = steps.speaker_labels(job.page, video, transcription)
+        exports = steps.write_exports(job, transcription, self.cache, self.config.run, labels)  # the page's words
         outcome = VideoOutcome(
             url=job.url,
             key=job.key,
             audio_seconds=done.transcription.audio_duration,
             downloaded=done.downloaded,
             transcribed=done.transcribed,
+            diarized=diarized is not None and diarized.diarized,
+            speakers=sorted(labels.values()),
             exports=exports,
         )
         return outcome, transcription
+
+    def _diarize(self, job: VideoJob, fetched: Fetched, timings: dict[str, float]) -> steps.Diarized | None:
+        """With --speakers: the video's speaker turns, before its WAV is removed."""
+        if job.speakers is None:
+            return None
+        refetch = lambda: self._fetch_audio(job)  # noqa: E731
+        diarized = steps.diarize_video(
+            job, fetched, self._load_engine, self.cache, self.config, self.hooks, refetch=refetch
+        )
+        for stage, seconds in diarized.timings.items():
+            timings[stage] += seconds
+        return diarized
+
+    def _load_engine(self) -> speakers_stage.Engine:
+        """The diarization engine, loaded once, on the first video that needs it (main thread only)."""
+        if self._engine is None:
+            with self.hooks.stage("load-speakers", None):
+                self._engine = speakers_stage.load_engine(self.config.speakers)
+        return self._engine
 
     # -- per page ----------------------------------------------------------------
 

@@ -28,6 +28,9 @@ class Word:
     end: float
     text: str  # as the model wrote it, usually with a leading space
     probability: float
+    # Who says it (0, 1, ... in order of first appearance; None: not diarized). Set by the
+    # speaker stage on the words after the glossary; never cached with the transcription.
+    speaker: int | None = None
 
 
 @dataclass(slots=True)
@@ -193,6 +196,11 @@ class Paragraph:
     def text(self) -> str:
         return "".join(w.text for w in self.words).strip()
 
+    @property
+    def speaker(self) -> int | None:
+        """Who says it: align never lets a paragraph span two speakers."""
+        return self.words[0].speaker if self.words else None
+
 
 @dataclass
 class AlignedChapter:
@@ -236,3 +244,4 @@ class RenderedPart:
     label: str | None
     alignment: Alignment
     flags: list[Flag] = field(default_factory=list)
+    speakers: dict[int, str] = field(default_factory=dict)  # speaker index -> label ("Ty", "Speaker 2")

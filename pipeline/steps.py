@@ -6,6 +6,9 @@ Per video (``runner`` calls them from its threads; a remote executor calls
 - :func:`fetch_audio`: download, then prepare (16 kHz mono), into the cache;
 - :func:`transcribe_video`: the cached transcription, or the model's (fetching the
   audio again when its WAV is gone);
+- :func:`diarize_video` (``--speakers``): the cached speaker turns, or the engine's, while
+  the WAV exists; :func:`with_speakers` and :func:`speaker_labels` give the words their
+  speaker and the speakers their labels;
 - :func:`remove_audio`, :func:`write_exports`, :func:`apply_glossary`: what follows.
 
 Per page: :func:`render_page` (align, flag, render) and :func:`write_page`.
@@ -27,8 +30,10 @@ from . import download as download_stage
 from . import export as export_stage
 from . import flags as flags_stage
 from . import glossary as glossary_stage
+from . import naming as naming_stage
 from . import pages as pages_mod
 from . import render as render_stage
+from . import speakers as speakers_stage
 from . import transcribe as transcribe_stage
 from .cache import Cache, TranscriptEntry
 from .config import Config, RunOptions
@@ -37,6 +42,7 @@ from .hooks import StageHooks
 from .schema import Chapter, RenderedPart
 
 ModelProvider = Callable[[], transcribe_stage.LoadedModel]
+EngineProvider = Callable[[], speakers_stage.Engine]
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class VideoJob:
     key: str  # the cache key (download.media_key)
     context: PromptContext  # the page's names and terms for the model
     transcript: TranscriptEntry  # where its transcription lives in the cache
+    speakers: TranscriptEntry | None = None  # where its speaker turns live; None: --speakers is off
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,15 @@ class Transcribed:
     downloaded: bool  # some fetch for it went to the network
     transcribed: bool  # the model ran (not read from the cache)
     timings: Mapping[str, float]  # of the work done by the step that returned it
+
+
+@dataclass(frozen=True)
+class Diarized:
+    """A video's speaker turns and how they were had."""
+
+    turns: list[speakers_stage.SpeakerTurn]
+    diarized: bool  # the engine ran (not read from the cache)
+    timings: Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -212,6 +228,71 @@ def video_step(job: VideoJob, model: ModelProvider, cache: Cache, config: Config
     return dataclasses.replace(done, timings=timings)
 
 
+def cached_turns(job: VideoJob) -> list[speakers_stage.SpeakerTurn] | None:
+    """The video's cached speaker turns; None when missing (or --speakers is off)."""
+    if job.speakers is None:
+        return None
+    return speakers_stage.read_cached(job.speakers.path, job.speakers.fingerprint)
+
+
+def diarize_video(
+    job: VideoJob,
+    fetched: Fetched,
+    engine: EngineProvider,
+    cache: Cache,
+    config: Config,
+    hooks: StageHooks,
+    *,
+    refetch: Callable[[], Fetched] | None = None,
+) -> Diarized:
+    """Who speaks when in the video's audio: from the cache, or from the engine (under the video's
+    lock), fetching the audio again when its WAV is gone. Call it before :func:`remove_audio`."""
+    assert job.speakers is not None, "diarize_video needs a job made with --speakers"
+    with cache.lock(f"speakers-{job.key}"):
+        cached = cached_turns(job)
+        if cached is not None:
+            return Diarized(cached, False, {})
+        timings: dict[str, float] = {}
+        if fetched.audio_path is None or not fetched.audio_path.is_file():
+            fetched = refetch() if refetch is not None else fetch_audio(job, cache, config, hooks)
+            if fetched.error:
+                raise RuntimeError(fetched.error)
+            timings.update(fetched.timings)
+        assert fetched.audio_path is not None
+        with hooks.stage("speakers", job.page, job.key, detail=job.url) as diarizing:
+            turns = speakers_stage.diarize(
+                fetched.audio_path, config.speakers, engine=engine(), cache_path=job.speakers.path
+            )
+            diarizing.fields["speakers"] = len({t.speaker for t in turns})
+        timings["speakers"] = diarizing.seconds
+        return Diarized(turns, True, timings)
+
+
+def with_speakers(
+    transcription: transcribe_stage.Transcription, turns: list[speakers_stage.SpeakerTurn]
+) -> transcribe_stage.Transcription:
+    """A copy whose words carry their speaker (the turn each overlaps most)."""
+    segments = []
+    for segment in transcription.segments:
+        who = speakers_stage.assign_speakers(segment.words, turns)
+        words = [dataclasses.replace(w, speaker=s) for w, s in zip(segment.words, who, strict=True)]
+        segments.append(dataclasses.replace(segment, words=words))
+    return dataclasses.replace(transcription, segments=segments)
+
+
+def speaker_labels(
+    page: pages_mod.Page, video: pages_mod.Video, transcription: transcribe_stage.Transcription
+) -> dict[int, str]:
+    """Each speaker's label from the page and the words (glossary applied, so names are spelled
+    as on the page); empty when the words carry no speaker."""
+    words = transcription.words
+    who = [w.speaker for w in words]
+    if all(s is None for s in who):
+        return {}
+    chapters = [(c.start, c.title) for c in video.chapters]
+    return naming_stage.label_speakers(words, who, page_speakers=page.speakers, chapters=chapters)
+
+
 def remove_audio(job: VideoJob, cache: Cache) -> None:
     """Delete a video's WAV (115 MB per audio hour) once its transcription is cached: the
     media stays, so the cache grows with downloads only."""
@@ -220,17 +301,22 @@ def remove_audio(job: VideoJob, cache: Cache) -> None:
 
 
 def write_exports(
-    job: VideoJob, transcription: transcribe_stage.Transcription, cache: Cache, run: RunOptions
+    job: VideoJob,
+    transcription: transcribe_stage.Transcription,
+    cache: Cache,
+    run: RunOptions,
+    labels: Mapping[int, str] | None = None,
 ) -> list[str]:
     """Subtitles and word JSON (--export) of one video, named after its page: under ``--export-dir``
-    (mirroring the pages' folders) or else the cache's exports folder; the files written."""
+    (mirroring the pages' folders) or else the cache's exports folder; the files written. With
+    ``labels`` (speaker index -> label) cues split at speaker changes and carry the label."""
     if not run.export:
         return []
     page = Path(job.page.path).with_suffix("")
     urls = [v.url for v in job.page.videos]
     part = f".part{urls.index(job.url) + 1}" if len(urls) > 1 and job.url in urls else ""
     folder = Path(run.export_dir) / page.parent if run.export_dir else cache.export_dir(job.key)
-    written = export_stage.write_exports(transcription, folder, page.name + part, run.export)
+    written = export_stage.write_exports(transcription, folder, page.name + part, run.export, labels=labels)
     return [str(p) for p in written]
 
 
@@ -279,7 +365,8 @@ def render_page(
             warnings.extend(alignment.warnings)
             flags = flags_stage.flag_segments(transcription.segments, config.flags)
             flag_count += len(flags)
-            rendered_parts.append(RenderedPart(video.url, video.label, alignment, flags))
+            labels = speaker_labels(page, video, transcription)
+            rendered_parts.append(RenderedPart(video.url, video.label, alignment, flags, labels))
         body = render_stage.render_transcript(
             rendered_parts, model=config.model.name, date=date, link_times=config.render.link_times
         )

@@ -365,6 +365,8 @@ class TalkSpec:
     voices: dict[str, str]  # speaker label -> voice; "*" any other; "#N" unlabelled text of section N
     chapters: int | None = None  # take the first N sections, each cut to minutes/N; None: whole sections in order
     first_section: int = 0  # skip this many sections of the first source
+    # (section, first turn, end turn) of the first source, each a whole chapter in this order; overrides chapters
+    pick: list[tuple[int, int, int]] = field(default_factory=list)
     page_chapters: bool = True  # False: the page has no chapter list
     beds: list[str] = field(default_factory=list)  # before chapters 1..: "music" | "noise" | "silence" | ""
     lead_in: str = ""  # a bed before the first word: "music" | "noise" | "silence" | ""
@@ -453,6 +455,27 @@ EVAL_SET = [
         _CAREER, name="career-5min", minutes=5, description="the first 5 minutes of career-60min (memory baseline)"
     ),
     _CAREER,
+    # Speaker truth: the shape of a webinar (issue 11), every person a voice of their own.
+    TalkSpec(
+        name="host-talk-qa",
+        title="Ali Spittel:  Navigating Your Tech Career",
+        sources=["04-ali-spittel-career.md"],
+        minutes=6,  # about: the picked turns are spoken whole
+        voices={"Ty": "flite-awb", "*": "piper-joe"},
+        pick=[(0, 0, 6), (1, 0, 2), (4, 0, 1), (12, 1, 9), (24, 5, 9)],
+        seed=8,
+        description="host intro, talk, Q&A with short turns: two voices, the host introduces himself",
+    ),
+    TalkSpec(
+        name="panel-three-voices",
+        title="Hugo Bowne-Anderson and James Bourbeau:  Data Science and Machine Learning at Scale",
+        sources=["16-hugo-james-dask.md"],
+        minutes=8,  # about: the picked turns are spoken whole
+        voices={"Reshama": "flite-slt", "Hugo": "piper-joe", "James": "flite-kal16", "*": "piper-joe"},
+        pick=[(1, 1, 14), (2, 1, 4), (7, 1, 4), (10, 0, 9)],
+        seed=9,
+        description="a panel of three voices (host and two speakers) in short and long turns",
+    ),
     TalkSpec(
         name="dense-chapters",
         title="Ali Spittel:  Navigating Your Tech Career, Chapter by Chapter",
@@ -509,6 +532,9 @@ def plan_corpus_talk(spec: TalkSpec, synth: Synthesizer, jobs: int) -> list[Plan
     for n, name in enumerate(spec.sources):
         found = [s for s in read_sections(CORPUS_2020 / name) if s.words >= 40]
         sections += list(enumerate(found))[spec.first_section if n == 0 else 0 :]
+    if spec.pick:
+        found = [s for s in read_sections(CORPUS_2020 / spec.sources[0]) if s.words >= 40]
+        sections = [(i, SourceSection(found[i].title, found[i].turns[a:b])) for i, a, b in spec.pick]
     target = spec.minutes * 60
     chapter_budget = target / spec.chapters if spec.chapters else math.inf
     chosen = sections
@@ -528,7 +554,7 @@ def plan_corpus_talk(spec: TalkSpec, synth: Synthesizer, jobs: int) -> list[Plan
                 for turn in section.turns
                 for text in utterance_chunks(turn.sentences)
             ]
-            budget = chapter_budget if spec.chapters else target - total
+            budget = math.inf if spec.pick else chapter_budget if spec.chapters else target - total
             # Speak about as many as the budget needs (plus a margin), in parallel, then cut by real length.
             estimate = 0
             words = 0
@@ -545,10 +571,10 @@ def plan_corpus_talk(spec: TalkSpec, synth: Synthesizer, jobs: int) -> list[Plan
             title = section.title if round_number == 1 else f"{section.title} (again)"
             planned.append(PlannedChapter(title, kept))
             total += seconds
-            if not spec.chapters and total >= target:
+            if not spec.chapters and not spec.pick and total >= target:
                 break
         round_number += 1
-        if spec.chapters:
+        if spec.chapters or spec.pick:
             break
     return planned
 

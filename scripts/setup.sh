@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Create .venv at the checkout's root and install the project (with test tools) into it.
+# Create .venv at the checkout's root and install the project into it: the core for the main job
+# (`bash scripts/setup.sh`), or with extras (`bash scripts/setup.sh test,speakers,ray`, what the tests use).
 # Needs only Python 3.11+ and access to PyPI; no system package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+EXTRAS=${1:-}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test,ray]"  # the Ray tests run by default
-echo "installed: $(.venv/bin/python -m pipeline --version)"
+.venv/bin/python -m pip install --quiet -e ".${EXTRAS:+[$EXTRAS]}"
+echo "installed: $(.venv/bin/python -m pipeline --version)${EXTRAS:+ with $EXTRAS}"
