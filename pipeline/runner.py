@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import functools
+import os
 import threading
 import time
 from collections import Counter, deque
@@ -109,7 +110,7 @@ class Runner:
         # Consecutive rate-limited downloads per site, shared by the fetch threads.
         self._rate_limit_strikes: Counter[str] = Counter()
         self._strikes_lock = threading.Lock()
-        self.date = _dt.date.today().isoformat()
+        self.date = draft_date()
         try:
             self.glossary = glossary_stage.load_glossary(config.run.glossary or None)
         except (OSError, ValueError) as e:
@@ -470,6 +471,15 @@ def _planned(page: pages_mod.Page) -> PageOutcome:
         warnings=list(page.warnings),
         videos=[VideoOutcome(url=v.url) for v in page.videos],
     )
+
+
+def draft_date() -> str:
+    """The date a draft's note gives: today, or the day of $SOURCE_DATE_EPOCH when set (the
+    reproducible-builds convention), so runs either side of midnight can write the same draft."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return _dt.datetime.fromtimestamp(int(epoch), tz=_dt.UTC).date().isoformat()
+    return _dt.date.today().isoformat()
 
 
 def _model_tokenizer(model_name: str) -> Any:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
+
+# One draft date for the whole session, in this process and every `python -m pipeline` it starts:
+# a run before midnight and its rerun after it must still write the same draft.
+os.environ.setdefault("SOURCE_DATE_EPOCH", str(int(time.time())))
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
