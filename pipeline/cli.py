@@ -140,6 +140,9 @@ def run(
             result = run_batch(paths, config, selection=selection)
     except ConfigError as e:
         _config_error(e)
+    except KeyboardInterrupt:  # outside the batch proper (scan, checks): every finished step is cached
+        err_console.print("interrupted; rerun to resume (finished work is cached)")
+        raise typer.Exit(130) from None
     data = result.to_json()
     if report:
         _write_report(report, data)

@@ -171,9 +171,11 @@ class Runner:
             finished: list[PageOutcome] = []
             try:
                 finished.extend(process(todo))  # the observer hears of each page as it finishes
-            except Interrupted as stop:
+            except (Interrupted, KeyboardInterrupt) as stop:
+                # Interrupted: Ctrl-C inside the batch, with the pages finished meanwhile; a bare
+                # KeyboardInterrupt: it came while the batch was winding down (its threads' shutdown).
                 report.interrupted = True
-                finished.extend(stop.finished)
+                finished.extend(stop.finished if isinstance(stop, Interrupted) else [])
                 ended = Counter(o.path for o in finished)  # by path: two folders may hold the same one
                 for page in todo:
                     if ended[page.path]:

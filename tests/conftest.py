@@ -123,3 +123,18 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     # Never touch the user's real cache from a test.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture()
+def media(tmp_path, jfk_flac):
+    """(server, folder): jfk.flac and the bundled example's speech (terminal.ogg) on a loopback media server."""
+    import shutil
+
+    from evalkit.mediaserver import MediaServer
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    shutil.copy(jfk_flac, folder / "jfk.flac")
+    shutil.copy(REPO / "examples" / "media" / "intro-to-terminal.ogg", folder / "terminal.ogg")
+    with MediaServer(folder) as server:
+        yield server, folder

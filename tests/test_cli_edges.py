@@ -43,16 +43,13 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
 
 
 @pytest.fixture()
-def site(tmp_path, jfk_flac):
-    media = tmp_path / "media"
-    media.mkdir()
-    shutil.copy(jfk_flac, media / "jfk.flac")
-    shutil.copy(EXAMPLE_AUDIO, media / "terminal.ogg")
-    with MediaServer(media) as server:
-        folder = tmp_path / "site"
-        folder.mkdir()
-        make_page(folder / "01-jfk.md", server.url("jfk.flac"), ["00:00 Inauguration"])
-        yield server, folder
+def site(tmp_path, media):
+    """One page of real speech (jfk.flac) on the loopback media server (conftest's ``media``)."""
+    server, _ = media
+    folder = tmp_path / "site"
+    folder.mkdir()
+    make_page(folder / "01-jfk.md", server.url("jfk.flac"), ["00:00 Inauguration"])
+    return server, folder
 
 
 # -- 1. the model, the device and the numbers are checked before anything is downloaded ---------

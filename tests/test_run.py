@@ -81,16 +81,6 @@ def spoken_text(body: str) -> str:
     return " ".join(" ".join(lines).split())
 
 
-@pytest.fixture()
-def media(tmp_path, jfk_flac):
-    folder = tmp_path / "media"
-    folder.mkdir()
-    shutil.copy(jfk_flac, folder / "jfk.flac")
-    shutil.copy(EXAMPLE_AUDIO, folder / "terminal.ogg")
-    with MediaServer(folder) as server:
-        yield server, folder
-
-
 def test_run_writes_a_draft_with_the_page_headings_and_a_second_run_changes_nothing(tmp_path, media):
     server, _ = media
     site = tmp_path / "site"
@@ -295,12 +285,17 @@ def test_one_video_on_two_pages_with_different_context(tmp_path, media):
         assert "ask not what your country can do for you" in spoken_text(pages.read_transcript(page)).lower()
 
 
-def test_a_model_folder_without_a_model_is_refused_before_any_download(tmp_path, media):
-    server, _ = media
+def two_jfk_pages(tmp_path: Path, server: MediaServer) -> Path:
     site = tmp_path / "site"
     site.mkdir()
     for name in ("01-a.md", "02-b.md"):
         make_page(site / name, server.url("jfk.flac"), ["00:00 Start"])
+    return site
+
+
+def test_a_model_folder_without_a_model_is_refused_before_any_download(tmp_path, media):
+    server, _ = media
+    site = two_jfk_pages(tmp_path, server)
     missing = tmp_path / "no-such-model"
     missing.mkdir()  # a folder without model.bin
     result = run_cli(str(site), "--model", str(missing), "--cache-dir", str(tmp_path / "cache"), "--json")
@@ -312,10 +307,7 @@ def test_a_model_folder_without_a_model_is_refused_before_any_download(tmp_path,
 
 def test_a_model_that_cannot_load_fails_each_page_with_one_clear_line(tmp_path, media):
     server, _ = media
-    site = tmp_path / "site"
-    site.mkdir()
-    for name in ("01-a.md", "02-b.md"):
-        make_page(site / name, server.url("jfk.flac"), ["00:00 Start"])
+    site = two_jfk_pages(tmp_path, server)
     broken = tmp_path / "broken-model"
     broken.mkdir()
     (broken / "model.bin").write_bytes(b"not a CTranslate2 model")  # passes the check, fails to load
