@@ -112,6 +112,26 @@ ConfigOpt = typer.Option(None, "--config", help="A TOML file overlaying configs/
 
 
 @app.command()
+def doctor(
+    as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="The cache folder whose free space to check."),
+) -> None:
+    """What this machine has for the job (GPU, CUDA libraries, torch, ffmpeg, yt-dlp, models, cache, Ray),
+    each missing piece with its fix. Exit status 1 when the main job cannot run."""
+    from .cache import default_cache_dir
+    from .doctor import render, run_checks
+
+    checks = run_checks(cache_dir or default_cache_dir())
+    if as_json:
+        json.dump({"checks": [c.to_json() for c in checks]}, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(render(checks))
+    if any(c.status == "fail" for c in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
 @config_flags(exclude_sections=("review",))  # the review page's options are `review`'s
 def run(
     paths: list[Path] = PathsArg,

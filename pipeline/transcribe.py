@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import cuda
 from .audio import SAMPLE_RATE, read_window, wav_duration
 from .cache import transcription_fingerprint
 from .config import ModelOptions, TranscribeOptions
@@ -65,6 +66,7 @@ class LoadedModel:
     device: str
     compute_type: str
     name: str  # as the user gave it, for the draft marker and the cache key
+    max_batch: int = 0  # on a GPU: the largest batch its free memory holds (0: no cap)
 
 
 # --------------------------------------------------------------------------- model
@@ -130,7 +132,14 @@ def device_and_compute(options: ModelOptions) -> tuple[str, str]:
     """The device and compute type the model will load with; ModelError when this machine cannot."""
     import ctranslate2
 
-    cuda_devices = ctranslate2.get_cuda_device_count()
+    requested = options.device.lower()
+    if requested == "cuda":
+        try:  # the GPU, then the CUDA libraries CTranslate2 opens, loaded now from the `gpu` extra
+            cuda.require_cuda()
+        except cuda.CudaUnavailable as e:
+            raise ModelError(f"--device cuda: {e}") from None
+    usable = requested == "cuda" or (requested == "auto" and cuda.cuda_usable())
+    cuda_devices = ctranslate2.get_cuda_device_count() if usable else 0
     device, _ = choose_device_and_compute(options.device, options.compute_type, cuda_devices=cuda_devices)
     try:
         supported = ctranslate2.get_supported_compute_types(device)
@@ -181,7 +190,12 @@ def load_model(options: ModelOptions, *, batch_size: int = 0) -> LoadedModel:
         first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ModelError(f"cannot load model {options.name!r}: {first_line}") from None
     batched = BatchedInferencePipeline(model) if batch_size > 1 else None
-    return LoadedModel(model=model, batched=batched, device=device, compute_type=compute_type, name=options.name)
+    loaded = LoadedModel(model=model, batched=batched, device=device, compute_type=compute_type, name=options.name)
+    listed = cuda.gpus() if device == "cuda" and batch_size > 1 else None
+    if listed:  # what the card's free memory holds (cuda.py's table) caps the configured batch
+        loaded.max_batch = cuda.fit_batch_size(options.name, compute_type, batch_size, listed[0].free_mib)
+        log.info("batch size on %s (%d MiB free): at most %d", listed[0].name, listed[0].free_mib, loaded.max_batch)
+    return loaded
 
 
 # --------------------------------------------------------------------------- guards
@@ -388,7 +402,7 @@ def _decode_batched(model: LoadedModel, samples, options: TranscribeOptions, **c
         spans = {"clip_timestamps": [{"start": t, "end": min(t + 30.0, seconds)} for t in starts if t < seconds]}
     raw, _ = pipeline.transcribe(
         samples,
-        batch_size=options.batch_size,
+        batch_size=min(options.batch_size, model.max_batch or options.batch_size),
         temperature=options.temperature[0],  # the batched pipeline has no fallback
         **_common_arguments(options),
         **context,
