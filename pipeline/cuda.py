@@ -268,3 +268,25 @@ def check_packing(gpus_per_worker: float, gpu_memory_mib: int, model: str, compu
             f"({Path(model).name}, {compute_type}, batch {batch_size}), but the GPU has {gpu_memory_mib} MiB: "
             f"use --gpus-per-worker {1 / fits:g} or more, or a smaller --batch-size"
         )
+
+
+# ---------------------------------------------------------------- torch, for the speaker stage
+
+TORCH_CUDA12_HINT = "pip install 'torch>=2.8,<2.11' (PyPI's CUDA 12.8 builds; torch 2.11+ is CUDA 13: driver 580+)"
+
+
+def torch_cuda_problem() -> str | None:
+    """Why torch cannot diarize on a GPU here (one line, with the fix), or None when it can."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed: pip install 'du-transcripts[speakers]'"
+    if not torch.version.cuda:
+        return f"torch {torch.__version__} is a CPU build: {TORCH_CUDA12_HINT}"
+    if torch.cuda.is_available():
+        return None
+    if cuda_device_count() == 0 and not gpus():
+        return f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU: there is none here"
+    return (
+        f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU although there is one: {TORCH_CUDA12_HINT}"
+    )

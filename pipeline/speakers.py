@@ -5,8 +5,9 @@ CONTRACT (other modules rely on these names; keep them):
 - ``check_available(options) -> None``: raises :class:`SpeakersUnavailable` (one
   line naming the install command) when the ``speakers`` extra is missing, and
   ``ConfigError`` for options that cannot work; call it before any download.
-- ``load_engine(options) -> Engine``: load the models once per run (seconds); one engine serves
-  any ``num_speakers``.
+- ``load_engine(options, *, run_device="cpu") -> Engine``: load the models once per run (seconds);
+  one engine serves any ``num_speakers``; ``[speakers] device = "auto"`` follows ``run_device``
+  (the model's device: a CUDA run diarizes on the GPU), see ``engine_device``.
 - ``diarize(audio_path, options, *, engine=None, cache_path=None) -> list[SpeakerTurn]``:
   turns sorted by time, not overlapping, speakers numbered 0, 1, ... in order of
   first appearance. ``audio_path`` is the 16 kHz mono WAV that ``pipeline.audio``
@@ -27,6 +28,7 @@ is fetched at run time. It was chosen against resemblyzer by measurement
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import cuda
 from .config import ConfigError, SpeakerOptions
 from .utils import atomic_write_text
 
@@ -92,6 +95,24 @@ def check_available(options: SpeakerOptions) -> None:
         raise SpeakersUnavailable(
             f"speaker labels need the 'speakers' extra ({', '.join(missing)} not installed): {INSTALL_HINT}"
         )
+
+
+def engine_device(options: SpeakerOptions, run_device: str) -> str:
+    """Where the diarizer runs: ``[speakers] device``, where "auto" follows the run's device (the
+    model's, cpu or cuda) when torch can use that GPU, else the CPU."""
+    if options.device != "auto":
+        return options.device
+    if run_device == "cuda" and cuda.torch_cuda_problem() is None:
+        return "cuda"
+    return "cpu"
+
+
+def check_device(options: SpeakerOptions, run_device: str) -> None:
+    """Before any download: ``[speakers] device = "cuda"`` where torch cannot use a GPU is refused."""
+    if options.device == "cuda":
+        problem = cuda.torch_cuda_problem()
+        if problem is not None:
+            raise ConfigError(f"[speakers] device cuda: {problem}")
 
 
 def fingerprint(options: SpeakerOptions) -> str:
@@ -226,8 +247,9 @@ class Engine:
         return [(s["start"], s["end"], s["speaker"]) for s in result["raw_segments"]]
 
 
-def load_engine(options: SpeakerOptions) -> Engine:
-    return Engine(options)
+def load_engine(options: SpeakerOptions, *, run_device: str = "cpu") -> Engine:
+    """The diarizer on :func:`engine_device` (a CUDA run diarizes on the GPU when torch sees it)."""
+    return Engine(dataclasses.replace(options, device=engine_device(options, run_device)))
 
 
 def diarize(

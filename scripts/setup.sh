@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv at the checkout's root and install the project into it: the core for the main job
-# (`bash scripts/setup.sh`), or with extras (`bash scripts/setup.sh test,speakers,ray`, what the tests use).
+# (`bash scripts/setup.sh`), or with extras (`bash scripts/setup.sh test,speakers,ray,gpu`, what the tests use; `workstation` on a GPU workstation).
 # Needs only Python 3.11+ and access to PyPI; no system package.
 set -euo pipefail
 cd "$(dirname "$0")/.."

