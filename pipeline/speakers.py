@@ -269,6 +269,11 @@ def diarize(
     turns = tidy_turns(engine.segments(audio_path, options), options.min_turn)
     log.info("diarized %s: %d turns, %d speakers", audio_path, len(turns), len({t.speaker for t in turns}))
     if cache_path is not None:
-        data = to_json(turns, fingerprint=key, engine=engine.name)
-        atomic_write_text(cache_path, json.dumps(data, separators=(",", ":")) + "\n")
+        write_cached(cache_path, turns, key, engine=engine.name)
     return turns
+
+
+def write_cached(cache_path: str | Path, turns: Sequence[SpeakerTurn], fingerprint: str, *, engine: str = "") -> None:
+    """The turns as :func:`diarize` caches them (atomically): a Ray worker's turns land in the same bytes."""
+    data = to_json(turns, fingerprint=fingerprint, engine=engine)
+    atomic_write_text(cache_path, json.dumps(data, separators=(",", ":")) + "\n")

@@ -167,7 +167,7 @@ EOF
 provide_cublas12() {  # libcublas.so.12 for CTranslate2: already there, the staged cu12 wheel, or the CUDA 13 shim
   local found lib13
   found=$("$PY" -c "from pipeline import cuda; s = cuda.load(cuda.CUBLAS); print(s.source if s.found else '')" 2>/dev/null)
-  if [ -n "$found" ]; then echo "cuBLAS 12: $found"; return; fi
+  if [ -n "$found" ]; then echo "loaded: $found"; return; fi
   lib13=$("$PY" - 2>/dev/null <<'EOF'
 import site, sys
 from pathlib import Path
