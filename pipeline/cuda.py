@@ -293,3 +293,12 @@ def torch_cuda_problem() -> str | None:
     return (
         f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU although there is one: {TORCH_CUDA12_HINT}"
     )
+
+
+def check_pool_packing(gpus_per_worker: float, model: str, compute_type: str, batch_size: int) -> None:
+    """:func:`check_packing` against this machine's smallest GPU, standing for the cluster's (Ray reports
+    no GPU memory); nothing to check where this machine has none."""
+    listed = gpus()
+    if listed:
+        compute = compute_type if compute_type != "auto" else "float16"
+        check_packing(gpus_per_worker, min(g.memory_mib for g in listed), model, compute, batch_size)

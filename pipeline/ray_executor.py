@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import cuda, steps
 from . import pages as pages_mod
-from . import steps
+from . import speakers as speakers_stage
 from . import transcribe as transcribe_stage
 from .cache import Cache, TranscriptEntry
 from .config import Config, ConfigError, RunOptions
@@ -66,6 +67,10 @@ class VideoResult:
     done: steps.Transcribed | None = None  # the transcription (the model's own words) and the step's timings
     error: str | None = None  # one line, prefixed with its stage as in a local run
     worker_pid: int = 0
+    # With --speakers: who speaks when, diarized on the worker from the audio it already holds,
+    # and the engine that found them (as the cache records it).
+    turns: list[speakers_stage.SpeakerTurn] | None = None
+    engine: str = ""
 
     @property
     def audio_seconds(self) -> float:
@@ -90,6 +95,7 @@ class TranscribeWorker:
         self.scratch = Cache.at(tempfile.mkdtemp(prefix="du-transcripts-worker-"))
         self.hooks = StageHooks(None, Trace.from_environment())  # the local run's trace lines (tests read them)
         self._model: transcribe_stage.LoadedModel | None = None
+        self._engine: speakers_stage.Engine | None = None
         self._model_error: transcribe_stage.ModelError | None = None
         with self.hooks.stage("load-model", None):
             try:
@@ -102,15 +108,29 @@ class TranscribeWorker:
             raise self._model_error or transcribe_stage.ModelError("no model")
         return self._model
 
+    def engine(self) -> speakers_stage.Engine:
+        """One diarizer per worker, beside its model, loaded on its first video with --speakers; on the
+        model's device ([speakers] device "auto"): a GPU worker diarizes on its GPU."""
+        if self._engine is None:
+            device = self._model.device if self._model is not None else "cpu"
+            with self.hooks.stage("load-speakers", None):
+                self._engine = speakers_stage.load_engine(self.config.speakers, run_device=device)
+        return self._engine
+
     def run(self, job: steps.VideoJob) -> VideoResult:
         # The same fingerprint, in the scratch cache: the driver's cache is the one that lasts.
         fingerprint = job.transcript.fingerprint
         local_job = dataclasses.replace(
             job, transcript=TranscriptEntry(self.scratch.entry("transcripts", job.key, fingerprint), fingerprint)
         )
+        if job.speakers is not None:
+            turns_at = self.scratch.entry("speakers", job.key, job.speakers.fingerprint)
+            local_job = dataclasses.replace(local_job, speakers=dataclasses.replace(job.speakers, path=turns_at))
         try:
             done = steps.video_step(local_job, self.model, self.scratch, self.config, self.hooks)
-            return VideoResult(job.key, done=done, worker_pid=os.getpid())
+            if local_job.speakers is None:
+                return VideoResult(job.key, done=done, worker_pid=os.getpid())
+            return self._diarize(local_job, done)
         except steps.FetchFailed as e:
             return VideoResult(job.key, error=str(e), worker_pid=os.getpid())
         except Exception as e:  # one bad video never stops the worker
@@ -118,6 +138,26 @@ class TranscribeWorker:
         finally:
             for folder in self.scratch.root.iterdir():  # one video at a time in the scratch cache
                 shutil.rmtree(folder, ignore_errors=True)
+
+    def _diarize(self, job: steps.VideoJob, done: steps.Transcribed) -> VideoResult:
+        """Who speaks when, from the WAV this worker just prepared (the driver downloads nothing)."""
+        audio = steps.Fetched(
+            audio_path=self.scratch.audio_path(job.key), audio_seconds=done.transcription.audio_duration
+        )
+        try:
+            diarized = steps.diarize_video(job, audio, self.engine, self.scratch, self.config, self.hooks)
+        except Exception as e:  # as a local run reports a failed diarization
+            return VideoResult(job.key, error=f"speakers: {steps.one_line(e)}", worker_pid=os.getpid())
+        timings = dict(done.timings)
+        for stage, seconds in diarized.timings.items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+        return VideoResult(
+            job.key,
+            done=dataclasses.replace(done, timings=timings),
+            turns=diarized.turns,
+            engine=self.engine().name,
+            worker_pid=os.getpid(),
+        )
 
 
 # -- the pool ---------------------------------------------------------------------------------
@@ -336,10 +376,13 @@ def _plan_pages(runner: BatchRunner, todo: list[pages_mod.Page]) -> tuple[list[_
                 continue
             path = job.transcript.path
             plan.videos.append(path)
-            if transcribe_stage.read_cached(path, job.transcript.fingerprint) is None:
+            transcribed = transcribe_stage.read_cached(path, job.transcript.fingerprint) is not None
+            diarized = job.speakers is None or steps.cached_turns(job) is not None
+            if not (transcribed and diarized):
                 plan.waiting.add(path)
-                # Same video and same context on two pages: one transcription (the same cache file).
-                jobs.setdefault(path, job)
+                # Same video and same context on two pages: one job (the same cache files); turns
+                # already cached are not diarized again.
+                jobs.setdefault(path, job if not diarized else dataclasses.replace(job, speakers=None))
         plans.append(plan)
     return plans, jobs
 
@@ -361,6 +404,11 @@ def process_on_ray(
     pool = None
     try:
         size, cpus, gpus = worker_shape(run, ray.cluster_resources())
+        try:  # models packed on one GPU (--gpus-per-worker 0.5) must fit its memory
+            model, batch = runner.config.model, runner.config.transcribe.batch_size
+            cuda.check_pool_packing(gpus, model.name, model.compute_type, batch)
+        except cuda.CudaUnavailable as e:
+            raise ConfigError(str(e)) from None
         pool = WorkerPool(ray, runner.config, size=size, cpus=cpus, gpus=gpus)
         for plan in plans:  # the display lists them as being fetched until their transcriptions come back
             runner.observer.stage(plan.page, "worker", "download, prepare and transcribe on a Ray worker")
@@ -369,6 +417,10 @@ def process_on_ray(
                 # The very file, and bytes, a local run writes: both executors share the cache.
                 transcribe_stage.write_cached(
                     job.transcript.path, result.done.transcription, job.transcript.fingerprint
+                )
+            if result.turns is not None and job.speakers is not None:  # so the pages' path diarizes nothing
+                speakers_stage.write_cached(
+                    job.speakers.path, result.turns, job.speakers.fingerprint, engine=result.engine
                 )
             for plan in plans:
                 if job.transcript.path in plan.waiting:

@@ -218,7 +218,9 @@ class Runner:
             except speakers_stage.SpeakersUnavailable as e:
                 raise ConfigError(f"--speakers: {e}") from None
         try:
-            transcribe_stage.device_and_compute(self.config.model)
+            device, _ = transcribe_stage.device_and_compute(self.config.model)
+            if self.config.speakers.enabled:
+                speakers_stage.check_device(self.config.speakers, device)
             if any(self._needs_model(page, video) for page in todo for video in page.videos):
                 transcribe_stage.locate_model(self.config.model.name)
         except transcribe_stage.ModelError as e:
@@ -365,7 +367,9 @@ class Runner:
         """The diarization engine, loaded once, on the first video that needs it (main thread only)."""
         if self._engine is None:
             with self.hooks.stage("load-speakers", None):
-                self._engine = speakers_stage.load_engine(self.config.speakers)
+                # "auto" follows the model's device: a CUDA run diarizes on the GPU
+                device, _ = transcribe_stage.device_and_compute(self.config.model)
+                self._engine = speakers_stage.load_engine(self.config.speakers, run_device=device)
         return self._engine
 
     # -- per page ----------------------------------------------------------------

@@ -254,3 +254,32 @@ def test_the_pool_is_shaped_by_the_cluster_and_the_options():
         shape({"CPU": 2.0}, gpus_per_worker="1")
     with pytest.raises(ConfigError, match="--gpus-per-worker: use auto"):
         shape({"CPU": 2.0}, gpus_per_worker="half")
+
+
+@pytest.mark.ray
+def test_a_cluster_run_with_speakers_downloads_each_video_once_and_labels_as_a_local_run(tmp_path, cluster):
+    from test_speakers_run import PAGE, SAMPLE, labels_of
+
+    (tmp_path / "media").mkdir()
+    shutil.copy(SAMPLE, tmp_path / "media" / "call.wav")  # 30 s, two people on the phone
+    with MediaServer(tmp_path / "media") as server:
+        runs = {}
+        for name, extra in (("local", []), ("ray", ray_args(cluster, tmp_path / "ray.cache", tmp_path / "r.json"))):
+            page = tmp_path / name / "01-call.md"
+            page.parent.mkdir()
+            page.write_text(PAGE.format(url=server.url("call.wav")), encoding="utf-8")
+            before = sum(server.hits.values())
+            cache = tmp_path / f"{name}.cache"
+            result = run_cli(str(page.parent), "--speakers", "--cache-dir", str(cache), *extra)
+            assert result.returncode == 0, result.stdout + result.stderr
+            runs[name] = (pages.read_transcript(page), sum(server.hits.values()) - before, cache)
+    (local_body, local_requests, local_cache), (ray_body, ray_requests, ray_cache) = runs["local"], runs["ray"]
+    assert {"Diane", "Sheila"} <= set(labels_of(local_body))
+    assert ray_body == local_body  # the same labelled turns, word for word
+    assert ray_requests == local_requests > 0  # the worker's one download: the driver fetched nothing
+    # The turns cached where a local run caches them, with the same content.
+    [local_turns] = local_cache.glob("speakers/*/*.json")
+    ray_turns = ray_cache / local_turns.relative_to(local_cache)
+    assert json.loads(ray_turns.read_text()) == json.loads(local_turns.read_text())
+    executor = json.loads((tmp_path / "r.json").read_text())["executor"]
+    assert executor["jobs"] == 1 and executor["retries"] == 0
