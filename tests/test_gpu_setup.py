@@ -32,11 +32,11 @@ def _python(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_cuda12_cublas_loads_from_its_pip_package_without_ld_library_path():
+def test_cuda12_cublas_and_cudnn_load_from_their_pip_packages_without_ld_library_path():
     # A fresh process, as a run is: nothing loaded yet, no LD_LIBRARY_PATH.
     script = (
         "import json; from pipeline import cuda; "
-        "statuses = cuda.load_ctranslate2_libraries(); "
+        "statuses = [*cuda.load_ctranslate2_libraries(), cuda.load(cuda.CUDNN)]; "
         "maps = open('/proc/self/maps').read(); "
         "print(json.dumps([dict(s.to_json(), mapped=bool(s.path) and s.path in maps) for s in statuses]))"
     )
@@ -48,12 +48,16 @@ def test_cuda12_cublas_loads_from_its_pip_package_without_ld_library_path():
             os.environ["LD_LIBRARY_PATH"] = env_path
     assert result.returncode == 0, result.stderr
     statuses = json.loads(result.stdout)
-    assert [s["soname"] for s in statuses] == ["libcublasLt.so.12", "libcublas.so.12"]
+    assert [s["soname"] for s in statuses] == ["libcublasLt.so.12", "libcublas.so.12", "libcudnn.so.9"]
     for status in statuses:
         print(f"{status['soname']}: {status['path']} ({status['source']})")  # pytest -s shows where
         assert status["found"] and status["mapped"], status
+    for status in statuses[:2]:  # the gpu extra's, for CTranslate2
         assert "site-packages/nvidia/cublas/lib/" in status["path"]
         assert status["source"].startswith("nvidia-cublas-cu12 12.")
+    # torch's cuDNN 9 (the speaker stage): -cu13 with the test environment's torch 2.14, -cu12 on a workstation
+    assert "site-packages/nvidia/cudnn/lib/" in statuses[2]["path"]
+    assert statuses[2]["source"].startswith(("nvidia-cudnn-cu12 9.", "nvidia-cudnn-cu13 9."))
 
 
 def test_doctor_json_reports_the_libraries_and_the_missing_gpu_as_the_reason_cuda_is_refused(tmp_path):
