@@ -158,8 +158,11 @@ def gpus() -> tuple[Gpu, ...] | None:
         return None
     found = []
     for line in out.stdout.strip().splitlines():
-        name, total, free, driver = (part.strip() for part in line.split(","))
-        found.append(Gpu(name, int(float(total)), int(float(free)), driver))
+        try:
+            name, total, free, driver = (part.strip() for part in line.split(","))
+            found.append(Gpu(name, int(float(total)), int(float(free)), driver))
+        except ValueError:  # "[N/A]" (a MIG slice, a driver that hides memory): not one to size by
+            continue
     return tuple(found)
 
 
