@@ -133,3 +133,17 @@ def test_speakers_device_auto_follows_the_run_device():
     if cuda.torch_cuda_problem() is not None:
         with pytest.raises(ConfigError, match=r"\[speakers\] device cuda: torch .* sees no GPU"):
             speakers.check_device(dataclasses.replace(options, device="cuda"), "cpu")
+
+
+def test_nvidia_smi_is_read_and_a_gpu_ctranslate2_cannot_see_is_named(tmp_path, monkeypatch):
+    # The one stand-in here: nvidia-smi itself (no GPU on this machine), answering as an H100 and a MIG slice.
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(
+        "#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 81559, 80871, 580.159.04'\necho 'MIG 1g.10gb, [N/A], [N/A], 580'\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert cuda.gpus() == (cuda.Gpu("NVIDIA H100 80GB HBM3", 81559, 80871, "580.159.04"),)
+    if cuda.cuda_device_count() == 0:
+        problem = cuda.gpu_problem()
+        assert problem is not None and "nvidia-smi lists NVIDIA H100 80GB HBM3 (driver 580.159.04)" in problem
