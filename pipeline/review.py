@@ -33,7 +33,9 @@ from pathlib import Path
 from . import download, pages, steps, transcribe
 from .cache import Cache
 from .config import Config, ConfigError
-from .runner import Runner
+from .hooks import StageHooks, Trace
+from .job import JobMaker, Lazy, VideoJob, cache_of, lazy_model
+from .utils import one_line
 
 # Media a browser's <audio> plays as it is; anything else is transcoded once, with the shipped ffmpeg.
 PLAYABLE_SUFFIXES = {".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".webm", ".wav", ".flac", ".mp4"}
@@ -319,40 +321,43 @@ _CONTENT_TYPES |= {".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg
 _CONTENT_TYPES |= {".wav": "audio/wav", ".flac": "audio/flac"}
 
 
-def _video_jobs(page: pages.Page, config: Config, cache: Cache) -> tuple[Runner, list[steps.VideoJob]]:
+def _video_jobs(page: pages.Page, config: Config, cache: Cache) -> list[VideoJob]:
     """Each video's job as ``run`` makes it: the same cache key, and the same transcription entry."""
     try:
-        runner = Runner(config, cache)
-        return runner, [runner.job(page, video) for video in page.videos]
+        jobs = JobMaker(config, cache)
+        return [jobs.job(page, video) for video in page.videos]
     except (ConfigError, download.DownloadError) as e:
-        raise ReviewError(f"{page.path}: {steps.one_line(e)}") from None
+        raise ReviewError(f"{page.path}: {one_line(e)}") from None
 
 
-def _transcription(job: steps.VideoJob, runner: Runner) -> transcribe.Transcription:
+def _transcription(
+    job: VideoJob, model: Lazy[transcribe.LoadedModel], config: Config, cache: Cache
+) -> transcribe.Transcription:
     """The model's own words for the video, as ``run`` caches them: from the cache, else transcribed now.
 
     Without the glossary's respellings: a respelt word matches no model word and is timed
     between its neighbours, a fraction of a second off, for a tenth of the time.
     """
-    cached = transcribe.read_cached(job.transcript.path, job.transcript.fingerprint)
+    cached = job.transcript.read()
     if cached is not None:
         return cached
+    hooks = StageHooks(None, Trace.from_environment())
     try:
-        done = steps.video_step(job, lambda: runner.model, runner.cache, runner.config, runner.hooks)
+        done = steps.video_step(job, model, cache, config, hooks)
     except Exception as e:  # a failed download or prepare (RuntimeError), the model (ModelError)
-        raise ReviewError(f"{job.page.path}: cannot transcribe its video: {steps.one_line(e)}") from None
-    if not runner.config.run.keep_audio:
-        steps.remove_audio(job, runner.cache)
+        raise ReviewError(f"{job.page.path}: cannot transcribe its video: {one_line(e)}") from None
+    if not config.run.keep_audio:
+        steps.remove_audio(job, cache)
     return done.transcription
 
 
-def _media_file(job: steps.VideoJob, config: Config, cache: Cache) -> MediaSource:
+def _media_file(job: VideoJob, config: Config, cache: Cache) -> MediaSource:
     media = download.cached_media(job.location, cache)
     if media is None:
         try:
             media = download.download(job.location, cache, config.download)
         except download.DownloadError as e:
-            raise ReviewError(f"media missing: {steps.one_line(e)}") from None
+            raise ReviewError(f"media missing: {one_line(e)}") from None
     path = _playable(Path(media.path), cache, job.key)
     return MediaSource(url=job.location, path=path, content_type=_CONTENT_TYPES.get(path.suffix.lower(), "audio/webm"))
 
@@ -372,9 +377,10 @@ def open_review(page_path: str | Path, config: Config, *, cache_dir: str | Path 
     except pages.PageError as e:
         raise ReviewError(str(e)) from None
     _check_reviewable(page)
-    cache = Cache.at(cache_dir if cache_dir is not None else (config.run.cache_dir or None))
-    runner, jobs = _video_jobs(page, config, cache)
-    transcriptions = [_transcription(job, runner) for job in jobs]
+    cache = cache_of(config, cache_dir)
+    jobs = _video_jobs(page, config, cache)
+    models = lazy_model(config, StageHooks(None, Trace.from_environment()))  # loaded once, if some video needs it
+    transcriptions = [_transcription(job, models, config, cache) for job in jobs]
     media = [_media_file(job, config, cache) for job in jobs]
     data = Path(page_path).read_bytes()
     body = pages.read_transcript(page_path) or ""

@@ -58,7 +58,7 @@ from pipeline import audio as audio_stage
 from pipeline import download as download_stage
 from pipeline.cache import Cache
 from pipeline.config import load_config
-from pipeline.runner import TRACE_ENV
+from pipeline.hooks import TRACE_ENV
 
 from evalkit.mediaserver import MediaServer
 
