@@ -53,7 +53,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import jiwer
-from pipeline.render import NO_SPEECH
+from pipeline import draft
+from pipeline.schema import NO_SPEECH
 
 from .truth import Truth
 
@@ -102,39 +103,32 @@ def parse_time(text: str) -> float:
     return seconds
 
 
+DRAFT_NOTE = re.compile(r"_[^_].*_|\*[^*].*\*")
+
+
 def parse_draft(body: str) -> list[DraftChapter]:
-    """A draft's Markdown as chapters of plain paragraphs.
+    """A draft's Markdown (read by ``pipeline.draft``) as chapters of plain paragraphs.
 
-    Drops the first italic line (the machine-draft note), `` [?]`` flags and
-    ``<!-- ... -->`` comments; keeps headings' titles and times apart from the text.
+    Drops the first block when it is one italic line (the machine-draft note), `` [?]`` flags,
+    ``<!-- ... -->`` comments and speaker labels; keeps headings' titles and times apart from
+    the text. Other notes and part lines stay as text (``*(No speech in this part.)*``).
     """
-    body = COMMENT.sub("", body.replace("\r\n", "\n"))
+    blocks = draft.parse_draft(COMMENT.sub("", body.replace("\r\n", "\n")))
+    if blocks and DRAFT_NOTE.fullmatch(blocks[0].raw.strip()):
+        blocks = blocks[1:]
     chapters = [DraftChapter(None, None)]
-    paragraph: list[str] = []
-    seen_text = False
-
-    def flush() -> None:
-        text = FLAG.sub("", " ".join(paragraph)).strip()
-        paragraph.clear()
-        if text:
-            chapters[-1].paragraphs.append(re.sub(r"\s+", " ", text))
-
-    for line in body.split("\n"):
-        stripped = line.strip()
-        if not seen_text and stripped:
-            seen_text = True
-            if re.fullmatch(r"(_[^_].*_|\*[^*].*\*)", stripped):  # the machine-draft note
-                continue
-        heading = DRAFT_HEADING.match(stripped)
+    for block in blocks:
+        heading = DRAFT_HEADING.match(block.raw) if block.kind == "heading" else None
         if heading:
-            flush()
             time = heading.group(2)
             chapters.append(DraftChapter(heading.group(1).strip() or None, parse_time(time) if time else None))
-        elif not stripped:
-            flush()
+            continue
+        if block.kind == "paragraph":
+            text = " ".join(word.text for word in block.words)
         else:
-            paragraph.append(stripped)
-    flush()
+            text = FLAG.sub("", " ".join(block.raw.split()))
+        if text.strip():
+            chapters[-1].paragraphs.append(re.sub(r"\s+", " ", text).strip())
     if not chapters[0].paragraphs:
         chapters.pop(0)
     return chapters
