@@ -2,7 +2,7 @@
 
 One :class:`Cache` object owns the whole layout; stages are handed the object,
 never its root. Layout under the cache root (one entry per video key, see
-``download.media_key``)::
+``locations.media_key``)::
 
     media/<key>/...                    downloaded media and its record (download stage)
     audio/<key>.wav                    16 kHz mono audio (prepare stage)

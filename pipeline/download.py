@@ -54,54 +54,23 @@ import tenacity
 from .cache import MEDIA_RECORD_NAME, Cache
 from .config import ConfigError, DownloadOptions
 from .download_errors import (
-    ABSOLUTE_LOCAL,
-    FORBIDDEN,
-    HOST_NOT_FOUND,
     IS_LIVE,
     IS_PLAYLIST,
     NO_SUCH_FILE,
-    NOT_FOUND,
     NOT_MEDIA,
-    PRIVATE,
-    RATE_LIMITED,
-    REMOVED,
     DownloadError,
     DownloadLimitError,
     RateLimitedError,
-    _last_line,
-    _TransientError,
+    TransientError,
+    classify,
+    last_line,
 )
-from .download_errors import classify as _classify
-from .locations import _exists, _local_path, is_local, local_media_path, media_key, site_of
+from .locations import local_path, media_key, path_exists
 from .utils import atomic_write_text
 
-# The module's surface; the messages, errors and locations live in download_errors and locations.
-__all__ = [
-    "ABSOLUTE_LOCAL",
-    "FORBIDDEN",
-    "HOST_NOT_FOUND",
-    "IS_LIVE",
-    "IS_PLAYLIST",
-    "NO_SUCH_FILE",
-    "NOT_FOUND",
-    "NOT_MEDIA",
-    "PRIVATE",
-    "RATE_LIMITED",
-    "REMOVED",
-    "RECORD_NAME",
-    "DownloadError",
-    "DownloadLimitError",
-    "Media",
-    "RateLimitedError",
-    "cached_media",
-    "check_options",
-    "download",
-    "is_local",
-    "local_media_path",
-    "media_key",
-    "remove_cached",
-    "site_of",
-]
+# The module's surface: the errors and their messages live in download_errors, where a
+# video's media is (its cache key, a local file's path, its site) in locations.
+__all__ = ["RECORD_NAME", "Media", "cached_media", "check_options", "download", "remove_cached"]
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +101,9 @@ class Media:
 
 def cached_media(url: str, cache: Cache) -> Media | None:
     """The finished download of ``url`` (or the local file it names), without any network access."""
-    local = _local_path(url)
+    local = local_path(url)
     if local is not None:
-        return _local_media(url, local) if _exists(local) and local.is_file() else None
+        return _local_media(url, local) if path_exists(local) and local.is_file() else None
     key = media_key(url)
     folder = cache.media_dir(key)
     try:
@@ -223,9 +192,9 @@ def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Prog
     retried after longer waits and then raised as :class:`RateLimitedError`.
     A cap of ``options`` broken raises :class:`DownloadLimitError` (never retried).
     """
-    local = _local_path(url)
+    local = local_path(url)
     if local is not None:
-        if not _exists(local):
+        if not path_exists(local):
             raise DownloadError(url, NO_SUCH_FILE)
         if not local.is_file():
             raise DownloadError(url, "not a file")
@@ -245,7 +214,7 @@ def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Prog
             return cached
         folder.mkdir(parents=True, exist_ok=True)
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type((_TransientError, RateLimitedError)),
+            retry=tenacity.retry_if_exception_type((TransientError, RateLimitedError)),
             stop=tenacity.stop_after_attempt(max(0, options.retries) + 1),
             wait=_backoff(options.retry_wait),
             before_sleep=_tell_retry,
@@ -255,7 +224,7 @@ def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Prog
             for attempt in retrying:
                 with attempt:
                     media = _download_once(url, key, folder, ydl_options, caps)
-        except _TransientError as e:
+        except TransientError as e:
             raise DownloadError(url, e.reason) from None
         except DownloadLimitError:
             _discard_partial(folder)
@@ -282,7 +251,7 @@ def _download_once(url: str, key: str, folder: Path, ydl_options: dict, caps: _C
             caps.check_metadata(url, info)
             info = ydl.process_ie_result(info, download=True)
     except yt_dlp.utils.YoutubeDLError as e:
-        raise _classify(url, e) from None
+        raise classify(url, e) from None
     except OSError as e:  # the cache's disk, not the network
         raise DownloadError(url, f"cannot write the download: {e.strerror or e}") from None
 
@@ -386,7 +355,7 @@ def _cli_options(options: DownloadOptions) -> dict:
     try:
         parsed = yt_dlp.parse_options(argv).ydl_opts
     except (Exception, SystemExit) as e:  # optparse reports bad values by exiting
-        reason = re.sub(r"^.*?error:\s*", "", _last_line(str(e)))  # drop optparse's "prog: error: "
+        reason = re.sub(r"^.*?error:\s*", "", last_line(str(e)))  # drop optparse's "prog: error: "
         raise ConfigError(f"[download] {reason}") from None
     return {name: parsed[name] for name in ("cookiefile", "cookiesfrombrowser", "ratelimit") if parsed.get(name)}
 

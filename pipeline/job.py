@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from . import context as context_stage
-from . import download as download_stage
 from . import glossary as glossary_stage
 from . import pages as pages_mod
 from . import speakers as speakers_stage
@@ -25,7 +24,9 @@ from . import transcribe as transcribe_stage
 from .cache import Cache, transcription_fingerprint
 from .config import Config, ConfigError
 from .context import PromptContext
+from .download_errors import DownloadError
 from .hooks import StageHooks
+from .locations import is_local, local_media_path, media_key
 from .utils import one_line
 
 T = TypeVar("T")
@@ -65,7 +66,7 @@ class VideoJob:
     page: pages_mod.Page
     video: pages_mod.Video
     location: str  # what to download: the URL, or a local file's absolute path
-    key: str  # the cache key (download.media_key)
+    key: str  # the cache key (locations.media_key)
     context: PromptContext  # the page's names and terms for the model
     transcript: TranscriptEntry  # where its transcription lives in the cache
     speakers: TurnsEntry | None = None  # where its speaker turns live; None: --speakers is off
@@ -79,12 +80,12 @@ class VideoJob:
 def media_location(page: pages_mod.Page, video: pages_mod.Video) -> str:
     """The URL to download, or a local file's path: relative to the page, inside the folder given to run
     (the page's own folder for a page given alone); anything else raises DownloadError."""
-    if not download_stage.is_local(video.url):
+    if not is_local(video.url):
         return video.url
     if page.source is None:
-        raise download_stage.DownloadError(video.url, "a local file, but the page is not read from a folder")
+        raise DownloadError(video.url, "a local file, but the page is not read from a folder")
     root = page.root if page.root is not None else Path(page.source).parent
-    return str(download_stage.local_media_path(video.url, Path(page.source), root))
+    return str(local_media_path(video.url, Path(page.source), root))
 
 
 class JobMaker:
@@ -106,7 +107,7 @@ class JobMaker:
     def job(self, page: pages_mod.Page, video: pages_mod.Video) -> VideoJob:
         """One video's job: its cache key and cache entries. Raises when the URL has no key."""
         location = media_location(page, video)
-        key = download_stage.media_key(location)
+        key = media_key(location)
         context = self.prompt(page)
         fingerprint = transcription_fingerprint(
             self.config.model.name,

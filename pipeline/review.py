@@ -31,6 +31,7 @@ from pathlib import Path
 from . import download, pages, steps, transcribe
 from .cache import Cache
 from .config import Config, ConfigError
+from .download_errors import DownloadError
 from .draft import Block, FlagMark, Word, paragraph_markdown, parse_draft, parse_paragraph
 from .hooks import StageHooks, Trace
 from .job import JobMaker, Lazy, VideoJob, cache_of, lazy_model
@@ -188,7 +189,7 @@ def _video_jobs(page: pages.Page, config: Config, cache: Cache) -> list[VideoJob
     try:
         jobs = JobMaker(config, cache)
         return [jobs.job(page, video) for video in page.videos]
-    except (ConfigError, download.DownloadError) as e:
+    except (ConfigError, DownloadError) as e:
         raise ReviewError(f"{page.path}: {one_line(e)}") from None
 
 
@@ -218,7 +219,7 @@ def _media_file(job: VideoJob, config: Config, cache: Cache) -> MediaSource:
     if media is None:
         try:
             media = download.download(job.location, cache, config.download)
-        except download.DownloadError as e:
+        except DownloadError as e:
             raise ReviewError(f"media missing: {one_line(e)}") from None
     path = _playable(Path(media.path), cache, job.key)
     return MediaSource(url=job.location, path=path, content_type=_CONTENT_TYPES.get(path.suffix.lower(), "audio/webm"))

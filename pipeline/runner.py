@@ -40,6 +40,7 @@ from .cache import Cache
 from .config import Config, ConfigError
 from .hooks import Observer, StageHooks, Trace
 from .job import JobMaker, VideoJob, cache_of, lazy_engine, lazy_model
+from .locations import site_of
 from .plan import SKIP, TODO, UNREADABLE, PagePlan, Selection, plan_pages
 from .report import STAGES, PageOutcome, RunReport, VideoOutcome
 from .steps import Fetched, VideoWords
@@ -256,7 +257,7 @@ class Runner:
         return _Prefetched(video.url, job, self._fetch_audio(job))
 
     def _fetch_audio(self, job: VideoJob) -> Fetched:
-        site = download_stage.site_of(job.location)  # strikes count per site: others go on
+        site = site_of(job.location)  # strikes count per site: others go on
         if site is not None and self._rate_limit_strikes[site] >= RATE_LIMIT_STRIKES:
             return Fetched(
                 error=f"download: not attempted: {site} rate-limited this batch {RATE_LIMIT_STRIKES} times;"

@@ -37,6 +37,7 @@ from . import speakers as speakers_stage
 from . import transcribe as transcribe_stage
 from .cache import Cache
 from .config import Config, RunOptions
+from .download_errors import DownloadError, RateLimitedError
 from .hooks import StageHooks
 from .job import VideoJob, media_location
 from .schema import Chapter, RenderedPart
@@ -113,9 +114,9 @@ def fetch_audio(job: VideoJob, cache: Cache, config: Config, hooks: StageHooks) 
     try:
         with cache.lock(f"fetch-{job.key}"):
             return _download_and_prepare(job, cache, config, hooks)
-    except download_stage.RateLimitedError as e:
+    except RateLimitedError as e:
         return Fetched(error=f"download: {one_line(e)}", rate_limited=True)
-    except download_stage.DownloadError as e:
+    except DownloadError as e:
         return Fetched(error=f"download: {one_line(e)}")
     except Exception as e:
         return Fetched(error=f"fetch: {type(e).__name__}: {one_line(e)}")

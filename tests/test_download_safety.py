@@ -17,19 +17,9 @@ import pytest
 from pipeline import pages
 from pipeline.cache import Cache
 from pipeline.config import ConfigError, load_config
-from pipeline.download import (
-    ABSOLUTE_LOCAL,
-    HOST_NOT_FOUND,
-    IS_LIVE,
-    DownloadError,
-    DownloadLimitError,
-    _Caps,
-    cached_media,
-    check_options,
-    download,
-    local_media_path,
-    media_key,
-)
+from pipeline.download import _Caps, cached_media, check_options, download
+from pipeline.download_errors import ABSOLUTE_LOCAL, HOST_NOT_FOUND, IS_LIVE, DownloadError, DownloadLimitError
+from pipeline.locations import local_media_path, media_key
 
 from evalkit.mediaserver import MediaServer
 from test_download import one_line, options

@@ -23,9 +23,9 @@ import pytest
 from pipeline import pages, steps
 from pipeline.cache import Cache
 from pipeline.config import ConfigError, load_config
-from pipeline.download import media_key
 from pipeline.hooks import StageHooks
 from pipeline.job import JobMaker
+from pipeline.locations import media_key
 from pipeline.ray_executor import RAY_MISSING, TranscribeWorker, worker_shape
 
 from evalkit.mediaserver import MediaServer
