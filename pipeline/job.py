@@ -27,6 +27,7 @@ from .context import PromptContext
 from .download_errors import DownloadError
 from .hooks import StageHooks
 from .locations import is_local, local_media_path, media_key
+from .schema import Transcription
 from .utils import one_line
 
 T = TypeVar("T")
@@ -39,11 +40,11 @@ class TranscriptEntry:
     path: Path
     fingerprint: str
 
-    def read(self) -> transcribe_stage.Transcription | None:
+    def read(self) -> Transcription | None:
         """The cached transcription; None when missing, corrupt or made otherwise."""
         return transcribe_stage.read_cached(self.path, self.fingerprint)
 
-    def write(self, transcription: transcribe_stage.Transcription) -> None:
+    def write(self, transcription: Transcription) -> None:
         transcribe_stage.write_cached(self.path, transcription, self.fingerprint)
 
 

@@ -35,6 +35,7 @@ from .download_errors import DownloadError
 from .draft import Block, FlagMark, Word, paragraph_markdown, parse_draft, parse_paragraph
 from .hooks import StageHooks, Trace
 from .job import JobMaker, Lazy, VideoJob, cache_of, lazy_model
+from .schema import Transcription
 from .utils import one_line
 
 # Media a browser's <audio> plays as it is; anything else is transcoded once, with the shipped ffmpeg.
@@ -193,9 +194,7 @@ def _video_jobs(page: pages.Page, config: Config, cache: Cache) -> list[VideoJob
         raise ReviewError(f"{page.path}: {one_line(e)}") from None
 
 
-def _transcription(
-    job: VideoJob, model: Lazy[transcribe.LoadedModel], config: Config, cache: Cache
-) -> transcribe.Transcription:
+def _transcription(job: VideoJob, model: Lazy[transcribe.LoadedModel], config: Config, cache: Cache) -> Transcription:
     """The model's own words for the video, as ``run`` caches them: from the cache, else transcribed now.
 
     Without the glossary's respellings: a respelt word matches no model word and is timed

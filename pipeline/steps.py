@@ -40,7 +40,7 @@ from .config import Config, RunOptions
 from .download_errors import DownloadError, RateLimitedError
 from .hooks import StageHooks
 from .job import VideoJob, media_location
-from .schema import Chapter, RenderedPart
+from .schema import Chapter, RenderedPart, Transcription
 from .utils import add_timings, one_line
 
 ModelProvider = Callable[[], transcribe_stage.LoadedModel]
@@ -57,7 +57,7 @@ class Fetched:
     timings: Mapping[str, float] = field(default_factory=dict)
     error: str | None = None  # one line: "download: ...", "prepare: ..."
     rate_limited: bool = False
-    cached: transcribe_stage.Transcription | None = None  # the transcription, found in the cache instead
+    cached: Transcription | None = None  # the transcription, found in the cache instead
 
     @property
     def download_failed(self) -> bool:
@@ -68,7 +68,7 @@ class Fetched:
 class Transcribed:
     """A video's transcription (the model's own words, as cached) and how it was had."""
 
-    transcription: transcribe_stage.Transcription
+    transcription: Transcription
     downloaded: bool  # some fetch for it went to the network
     transcribed: bool  # the model ran (not read from the cache)
     timings: Mapping[str, float]  # of the work done by the step that returned it
@@ -88,7 +88,7 @@ class VideoWords:
     """A video's words as its page shows them (glossary applied, speakers given) and its speakers' labels."""
 
     video: pages_mod.Video
-    transcription: transcribe_stage.Transcription
+    transcription: Transcription
     labels: Mapping[int, str] = field(default_factory=dict)  # speaker index -> label; empty without speakers
 
 
@@ -253,9 +253,7 @@ def diarize_video(
         return Diarized(turns, True, timings)
 
 
-def with_speakers(
-    transcription: transcribe_stage.Transcription, turns: list[speakers_stage.SpeakerTurn]
-) -> transcribe_stage.Transcription:
+def with_speakers(transcription: Transcription, turns: list[speakers_stage.SpeakerTurn]) -> Transcription:
     """A copy whose words carry their speaker (the turn each overlaps most)."""
     segments = []
     for segment in transcription.segments:
@@ -265,9 +263,7 @@ def with_speakers(
     return dataclasses.replace(transcription, segments=segments)
 
 
-def speaker_labels(
-    page: pages_mod.Page, video: pages_mod.Video, transcription: transcribe_stage.Transcription
-) -> dict[int, str]:
+def speaker_labels(page: pages_mod.Page, video: pages_mod.Video, transcription: Transcription) -> dict[int, str]:
     """Each speaker's label from the page and the words (glossary applied, so names are spelled
     as on the page); empty when the words carry no speaker."""
     words = transcription.words
@@ -280,7 +276,7 @@ def speaker_labels(
 
 def page_words(
     job: VideoJob,
-    transcription: transcribe_stage.Transcription,
+    transcription: Transcription,
     turns: list[speakers_stage.SpeakerTurn] | None,
     glossary: glossary_stage.Glossary,
 ) -> VideoWords:
@@ -302,7 +298,7 @@ def remove_audio(job: VideoJob, cache: Cache) -> None:
 
 def write_exports(
     job: VideoJob,
-    transcription: transcribe_stage.Transcription,
+    transcription: Transcription,
     cache: Cache,
     run: RunOptions,
     labels: Mapping[int, str] | None = None,
@@ -320,9 +316,7 @@ def write_exports(
     return [str(p) for p in written]
 
 
-def apply_glossary(
-    transcription: transcribe_stage.Transcription, glossary: glossary_stage.Glossary
-) -> transcribe_stage.Transcription:
+def apply_glossary(transcription: Transcription, glossary: glossary_stage.Glossary) -> Transcription:
     """The spelling fixes: applied on every use, so the cache keeps the model's own words."""
     return glossary_stage.apply_to_transcription(transcription, glossary)
 

@@ -45,7 +45,7 @@ def _silent_audio(path: Path, seconds: float) -> None:
 
 
 def _transcription(seconds: float, count: int):
-    from pipeline.transcribe import Segment, Transcription, Word
+    from pipeline.schema import Segment, Transcription, Word
 
     vocabulary = re.sub(r"<!--.*?-->|\[\?\]|[#*]", " ", reviewlib.EXAMPLE_PAGE.read_text(encoding="utf-8")).split()
     step = seconds / count

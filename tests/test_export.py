@@ -11,7 +11,7 @@ import srt
 import webvtt
 from faster_whisper import decode_audio
 from pipeline.export import MAX_CUE_SECONDS, MAX_LINE_CHARS, subtitle_cues, write_exports
-from pipeline.transcribe import Segment, Transcription
+from pipeline.schema import Segment, Transcription
 
 from conftest import whisper_transcription
 
