@@ -60,9 +60,8 @@ from pipeline.cache import Cache
 from pipeline.config import load_config
 from pipeline.hooks import TRACE_ENV
 
+from evalkit.harness import REPO
 from evalkit.mediaserver import MediaServer
-
-REPO = Path(__file__).resolve().parent.parent
 
 SOURCES = [REPO / "examples" / "media" / "intro-to-terminal.ogg", REPO.parent / "shared" / "audio" / "jfk.flac"]
 RATE = 16000

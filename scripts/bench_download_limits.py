@@ -29,9 +29,8 @@ from pipeline.cache import Cache
 from pipeline.config import load_config
 from pipeline.download_errors import DownloadError
 
+from evalkit.harness import REPO
 from evalkit.mediaserver import ENDLESS_SAFETY_BYTES, MediaServer
-
-REPO = Path(__file__).resolve().parent.parent
 
 OFFLINE_URL = "http://nonexistent.invalid/x.mp3"
 SPEECH = REPO.parent / "shared" / "audio" / "jfk.flac"
