@@ -388,7 +388,7 @@ def transcribe(
 
     ``model`` may be None when the cache is expected to hit (``model_name`` then
     names the model for the cache key); a miss without a model raises ModelError.
-    ``fingerprint`` is the cache entry's (``Cache.transcript``), computed from the same
+    ``fingerprint`` is the cache entry's (``job.TranscriptEntry``), computed from the same
     model, options and context; without it, it is computed here.
     """
     name = model.name if model is not None else model_name
