@@ -392,11 +392,13 @@ def _finish_ready(observer: Observer, finish: Finish, plans: list[_PagePlan]) ->
 
 def _failed(plan: _PagePlan, error: str) -> PageOutcome:
     page = plan.page
-    videos = [VideoOutcome(url=v.url) for v in page.videos]
-    for outcome, where in zip(videos, plan.videos, strict=True):
+    videos = []
+    for video, where in zip(page.videos, plan.videos, strict=True):
         result = plan.results.get(where) if isinstance(where, Path) else None
-        if result is not None:
-            outcome.key, outcome.audio_seconds = result.key, result.audio_seconds
+        if result is None:
+            videos.append(VideoOutcome(url=video.url))
+        else:
+            videos.append(VideoOutcome(url=video.url, key=result.key, audio_seconds=result.audio_seconds))
     return PageOutcome(
         path=page.path, state=page.state, status="failed", reason=error, warnings=list(page.warnings), videos=videos
     )
