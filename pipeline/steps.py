@@ -1,4 +1,5 @@
-"""The batch's steps: plain functions from inputs to new records, called by the scheduler.
+"""The batch's steps: plain functions from a video's job (``job.VideoJob``) to new records,
+called by the scheduler.
 
 Per video (``runner`` calls them from its threads; a remote executor calls
 :func:`video_step`, the same steps in one call):
@@ -7,11 +8,13 @@ Per video (``runner`` calls them from its threads; a remote executor calls
 - :func:`transcribe_video`: the cached transcription, or the model's (fetching the
   audio again when its WAV is gone);
 - :func:`diarize_video` (``--speakers``): the cached speaker turns, or the engine's, while
-  the WAV exists; :func:`with_speakers` and :func:`speaker_labels` give the words their
-  speaker and the speakers their labels;
-- :func:`remove_audio`, :func:`write_exports`, :func:`apply_glossary`: what follows.
+  the WAV exists;
+- :func:`page_words`: the words as the page shows them (:func:`apply_glossary`, then
+  :func:`with_speakers` and :func:`speaker_labels`), labels computed once and carried;
+- :func:`remove_audio`, :func:`write_exports`: what follows.
 
-Per page: :func:`render_page` (align, flag, render) and :func:`write_page`.
+Per page: :func:`render_page` (align, flag, render: each video's :class:`VideoWords`)
+and :func:`write_page`.
 
 No step changes a record it was given: each returns a new one, so records never
 pass half-filled between threads.
