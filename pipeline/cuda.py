@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib.metadata
+import logging
 import os
 import shutil
 import site
@@ -28,6 +29,10 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from .config import Config, ConfigError
+
+log = logging.getLogger(__name__)
 
 GPU_EXTRA_HINT = "pip install 'du-transcripts[gpu]'"
 
@@ -217,6 +222,16 @@ def require_cuda() -> list[LibraryStatus]:
     return statuses
 
 
+def usable_devices(requested: str) -> int:
+    """The CUDA devices a run asking for ``requested`` (auto, cpu, cuda) gets: "cuda" requires the GPU and
+    the libraries (:func:`require_cuda`, which loads them); "auto" counts them only where both are there."""
+    if requested == "cuda":
+        require_cuda()
+    elif requested != "auto" or not cuda_usable():
+        return 0
+    return cuda_device_count()
+
+
 def cuda_usable() -> bool:
     """``--device auto`` picks CUDA only where it would run: a GPU and the libraries."""
     try:
@@ -261,6 +276,16 @@ def fit_batch_size(model: str, compute_type: str, wanted: int, free_mib: int) ->
     return 1
 
 
+def batch_cap(model: str, compute_type: str, wanted: int) -> int:
+    """The batch the first GPU's free memory holds (:func:`fit_batch_size`); 0 (no cap) without nvidia-smi."""
+    listed = gpus() if wanted > 1 else None
+    if not listed:
+        return 0
+    cap = fit_batch_size(model, compute_type, wanted, listed[0].free_mib)
+    log.info("batch size on %s (%d MiB free): at most %d", listed[0].name, listed[0].free_mib, cap)
+    return cap
+
+
 def check_packing(gpus_per_worker: float, gpu_memory_mib: int, model: str, compute_type: str, batch_size: int) -> None:
     """``--gpus-per-worker`` below 1 packs several models on one GPU: refuse a packing the card cannot hold."""
     if not 0 < gpus_per_worker < 1:
@@ -298,10 +323,15 @@ def torch_cuda_problem() -> str | None:
     )
 
 
-def check_pool_packing(gpus_per_worker: float, model: str, compute_type: str, batch_size: int) -> None:
-    """:func:`check_packing` against this machine's smallest GPU, standing for the cluster's (Ray reports
-    no GPU memory); nothing to check where this machine has none."""
-    listed = gpus()
-    if listed:
-        compute = compute_type if compute_type != "auto" else "float16"
-        check_packing(gpus_per_worker, min(g.memory_mib for g in listed), model, compute, batch_size)
+def check_pool_packing(gpus_per_worker: float, config: Config) -> None:
+    """:func:`check_packing` for a Ray pool, against this machine's smallest GPU standing for the
+    cluster's (Ray reports no GPU memory); nothing to check where this machine has none."""
+    listed = gpus() if 0 < gpus_per_worker < 1 else None
+    if not listed:
+        return
+    compute = config.model.compute_type if config.model.compute_type != "auto" else "float16"
+    memory = min(g.memory_mib for g in listed)
+    try:
+        check_packing(gpus_per_worker, memory, config.model.name, compute, config.transcribe.batch_size)
+    except CudaUnavailable as e:
+        raise ConfigError(str(e)) from None
