@@ -172,10 +172,9 @@ class Runner:
                 speakers_stage.check_available(self.config.speakers)
             except speakers_stage.SpeakersUnavailable as e:
                 raise ConfigError(f"--speakers: {e}") from None
+            speakers_stage.check_device(self.config.speakers)  # [speakers] device cuda where torch sees no GPU
         try:
-            device, _ = transcribe_stage.device_and_compute(self.config.model)
-            if self.config.speakers.enabled:
-                speakers_stage.check_device(self.config.speakers, device)
+            transcribe_stage.device_and_compute(self.config.model)
             if any(self._needs_model(page, video) for page in todo for video in page.videos):
                 transcribe_stage.locate_model(self.config.model.name)
         except transcribe_stage.ModelError as e:

@@ -4,7 +4,8 @@ CONTRACT (other modules rely on these names; keep them):
 
 - ``check_available(options) -> None``: raises :class:`SpeakersUnavailable` (one
   line naming the install command) when the ``speakers`` extra is missing, and
-  ``ConfigError`` for options that cannot work; call it before any download.
+  ``ConfigError`` for options that cannot work; call it before any download, with
+  ``check_device(options)`` (``device = "cuda"`` where torch sees no GPU: ConfigError).
 - ``load_engine(options, *, run_device="cpu") -> Engine``: load the models once per run (seconds);
   one engine serves any ``num_speakers``; ``[speakers] device = "auto"`` follows ``run_device``
   (the model's device: a CUDA run diarizes on the GPU), see ``engine_device``.
@@ -107,7 +108,7 @@ def engine_device(options: SpeakerOptions, run_device: str) -> str:
     return "cpu"
 
 
-def check_device(options: SpeakerOptions, run_device: str) -> None:
+def check_device(options: SpeakerOptions) -> None:
     """Before any download: ``[speakers] device = "cuda"`` where torch cannot use a GPU is refused."""
     if options.device == "cuda":
         problem = cuda.torch_cuda_problem()

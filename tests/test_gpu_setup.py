@@ -132,7 +132,7 @@ def test_speakers_device_auto_follows_the_run_device():
     assert speakers.engine_device(dataclasses.replace(options, device="cpu"), "cuda") == "cpu"
     if cuda.torch_cuda_problem() is not None:
         with pytest.raises(ConfigError, match=r"\[speakers\] device cuda: torch .* sees no GPU"):
-            speakers.check_device(dataclasses.replace(options, device="cuda"), "cpu")
+            speakers.check_device(dataclasses.replace(options, device="cuda"))
 
 
 def test_nvidia_smi_is_read_and_a_gpu_ctranslate2_cannot_see_is_named(tmp_path, monkeypatch):
