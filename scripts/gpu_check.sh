@@ -37,6 +37,7 @@ SITE=${SITE:-/tmp/du-gpu-site}
 MODELS=${MODELS:-/tmp/du-gpu-models}
 RESULTS=${OUT:-$REPO}/gpu_check.json
 WORK=$(mktemp -d /tmp/du-gpu-check.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT  # every mode, --fetch-wheels and --stage too
 # Absent from the GPU image (see the device's KINDS.md); numpy, onnxruntime, tokenizers, huggingface-hub,
 # pyyaml, tqdm, typer, rich, filelock, pytest, pytest-timeout, psutil, torch, scikit-learn, scipy, numba,
 # llvmlite and joblib are there already.
@@ -360,7 +361,6 @@ main() {
   log "speakers alone: $speakers"
   run_bench "$device"
   write_results "$device" "$why" "$probe_json" "$tests" "$speakers" "$cublas"
-  rm -rf "$WORK"
 }
 
 main "$@"
