@@ -32,7 +32,7 @@ import platformdirs
 from filelock import FileLock
 
 from . import speakers as speakers_stage
-from .config import ConfigError, SpeakerOptions, TranscribeOptions
+from .config import SpeakerOptions, TranscribeOptions, writable_folder
 
 APP_NAME = "du-transcripts"
 
@@ -94,11 +94,7 @@ class Cache:
     @classmethod
     def at(cls, path: str | Path | None) -> Cache:
         """The cache at ``path`` (created if missing), or the user's cache folder when None or empty."""
-        root = Path(path).expanduser() if path else default_cache_dir()
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as e:  # a file in the way, no permission, a read-only disk
-            raise ConfigError(f"cache folder {root}: cannot create it ({e.strerror or type(e).__name__})") from None
+        root = writable_folder(path or default_cache_dir(), "--cache-dir", create=True)
         return cls(root.resolve())
 
     # -- download -------------------------------------------------------------------

@@ -230,8 +230,6 @@ def review(
     # The draft's own model by default: its cached words are the ones that time the draft.
     values[model_flag] = values[model_flag] or draft_model(page)
     config = _build_config(config_file, values)
-    if not 0 <= config.review.port <= 65535:
-        _config_error(ConfigError(f"[review] port {config.review.port}: not between 0 and 65535"))
     try:
         session = open_review(page, config)
         status = serve(session, port=config.review.port, open_browser=config.review.open_browser)

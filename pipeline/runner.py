@@ -34,14 +34,13 @@ from typing import Any
 
 from . import context as context_stage
 from . import download as download_stage
-from . import export as export_stage
 from . import glossary as glossary_stage
 from . import pages as pages_mod
 from . import speakers as speakers_stage
 from . import steps
 from . import transcribe as transcribe_stage
 from .cache import Cache
-from .config import Config, ConfigError
+from .config import Config, ConfigError, writable_folder
 from .hooks import TRACE_ENV, NullObserver, Observer, StageHooks, Trace
 from .plan import OTHER_SHARD, SKIP, TODO, UNREADABLE, PagePlan, Selection, in_shard, plan_pages
 from .report import STAGES, PageOutcome, RunReport, VideoOutcome
@@ -115,11 +114,6 @@ class Runner:
             self.glossary = glossary_stage.load_glossary(config.run.glossary or None)
         except (OSError, ValueError) as e:
             raise ConfigError(f"glossary: {one_line(e)}") from None
-        unknown = set(config.run.export) - set(export_stage.FORMATS)
-        if unknown:
-            raise ConfigError(
-                f"--export: unknown format(s) {', '.join(sorted(unknown))} (known: {', '.join(export_stage.FORMATS)})"
-            )
         self._tokenizer = _model_tokenizer(config.model.name)
 
     @property
@@ -194,10 +188,9 @@ class Runner:
         executor = self.config.run.executor
         if executor == "local":
             return self._process
-        if executor != "ray":
-            raise ConfigError(f"--executor: unknown executor {executor!r} (use local or ray)")
         from . import ray_executor  # only for --executor ray: a local run imports nothing of Ray
 
+        ray_executor.check_address(self.config.run.ray_address)  # --dry-run too: a run would refuse it
         if check_extra:
             ray_executor.import_ray()  # without the extra: one line, before any page is scanned or fetched
         return functools.partial(ray_executor.process_on_ray, self, stats_out=report.executor)
@@ -212,6 +205,8 @@ class Runner:
         options, the device and compute type, the model's files (when some video needs it) and,
         with --speakers, the speakers extra and its options."""
         download_stage.check_options(self.config.download)
+        if self.config.run.export and self.config.run.export_dir:
+            writable_folder(self.config.run.export_dir, "--export-dir", create=False)
         if self.config.speakers.enabled:
             try:
                 speakers_stage.check_available(self.config.speakers)

@@ -106,6 +106,8 @@ def test_wheel_ships_the_configs(tmp_path):
 # -- the command line's config flags: one table (pipeline/cli_options.py) --------------------
 
 SAMPLE_VALUES = {str: "x", int: 3, float: 0.5, bool: False}
+# Options that take one of a few words or a shape of text: a valid value of each.
+SAMPLE_TEXT = {"export": "srt", "executor": "ray", "ray_address": "auto", "gpus_per_worker": "0.5"}
 
 
 def test_every_config_flag_names_a_real_option_and_has_help():
@@ -123,9 +125,9 @@ def test_each_config_flag_reaches_its_section():
     from pipeline.cli_options import CONFIG_FLAGS, build_config, flag_type
 
     for flag in CONFIG_FLAGS:
-        value = SAMPLE_VALUES[flag_type(flag)]
+        value = SAMPLE_TEXT.get(flag.option, SAMPLE_VALUES[flag_type(flag)])
         config = build_config(None, {flag: value})
-        expected = ("x",) if flag.option == "export" else value
+        expected = ("srt",) if flag.option == "export" else value
         assert getattr(getattr(config, flag.section), flag.option) == expected, flag
     untouched = build_config(None, {flag: None for flag in CONFIG_FLAGS})
     assert untouched == load_config()
