@@ -20,6 +20,7 @@ from .config import Config, ConfigError
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: wraps at any width, never cuts an option's name
     no_args_is_help=True,
     help="First-draft transcripts for Data Umbrella event pages.",
 )
