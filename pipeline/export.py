@@ -33,10 +33,11 @@ from pathlib import Path, PurePosixPath
 
 import srt
 
+from .config import EXPORT_FORMATS
 from .schema import Transcription, Word
 from .utils import atomic_write_text
 
-FORMATS = ("srt", "vtt", "json")
+FORMATS = EXPORT_FORMATS  # the names --export accepts, checked when the config is built
 
 # Subtitle conventions (Netflix, BBC and most editors' defaults), not options.
 MAX_LINE_CHARS = 42
