@@ -32,7 +32,8 @@ import platformdirs
 from filelock import FileLock
 
 from . import speakers as speakers_stage
-from .config import SpeakerOptions, TranscribeOptions, writable_folder
+from .config import SpeakerOptions, TranscribeOptions
+from .utils import writable_folder
 
 APP_NAME = "du-transcripts"
 

@@ -8,11 +8,8 @@ command line overlays both (see :func:`load_config`).
 from __future__ import annotations
 
 import dataclasses
-import errno
 import math
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -202,27 +199,6 @@ def load_config(path: str | Path | None = None) -> Config:
     return _from_dict(data)
 
 
-def writable_folder(path: str | Path, option: str, *, create: bool) -> Path:
-    """``path`` as a folder this process can write into, checked by writing a file there (a folder can
-    exist and still refuse files: /proc, a read-only mount). ``create``: make it first; otherwise a
-    missing folder is checked at its nearest existing parent, and nothing is left behind either way."""
-    folder = Path(path).expanduser()
-    try:
-        if create:
-            folder.mkdir(parents=True, exist_ok=True)
-        probe_in = folder
-        while not create and not probe_in.exists() and probe_in != probe_in.parent:
-            probe_in = probe_in.parent
-        if not probe_in.is_dir():
-            raise NotADirectoryError(errno.ENOTDIR, "not a folder")
-        fd, probe = tempfile.mkstemp(dir=probe_in, prefix=".du-transcripts-write-check-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:  # a file in the way, no permission, a read-only disk, a pseudo file system
-        raise ConfigError(f"{option} {folder}: cannot write there ({e.strerror or type(e).__name__})") from None
-    return folder
-
-
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
@@ -275,41 +251,22 @@ def _build(cls: type, values: Mapping[str, Any], section: str):
 
 # Lower bounds of numeric options, checked whenever a config is built: a value that would
 # fail every page is refused before anything is downloaded. "section.option" -> bound.
-AT_LEAST_ONE = {
-    "model.num_workers",
-    "transcribe.batch_size",
-    "transcribe.beam_size",
-    "align.paragraph_min_words",
-    "align.paragraph_max_words",
-    "align.paragraph_hard_max_words",
-    "flags.low_word_run",
-    "flags.repetition_min_repeats",
-    "flags.repetition_min_words",
-    "flags.repetition_max_ngram",
-    "speakers.min_speakers",
-    "speakers.max_speakers",
-}
+AT_LEAST_ONE = set(
+    """
+    model.num_workers transcribe.batch_size transcribe.beam_size align.paragraph_min_words
+    align.paragraph_max_words align.paragraph_hard_max_words flags.low_word_run flags.repetition_min_repeats
+    flags.repetition_min_words flags.repetition_max_ngram speakers.min_speakers speakers.max_speakers
+    """.split()
+)
 POSITIVE = {"transcribe.window_minutes", "align.section_minutes", "download.socket_timeout"}
-NON_NEGATIVE = {
-    "model.cpu_threads",
-    "transcribe.repair_gaps",
-    "align.snap_tolerance",
-    "align.min_pause",
-    "download.retries",
-    "download.retry_wait",
-    "download.sleep_requests",
-    "download.sleep_interval",
-    "download.max_duration",
-    "download.max_transfer_seconds",
-    "run.downloads_ahead",
-    "run.workers",
-    "run.cpus_per_worker",
-    "run.max_retries",
-    "flags.merge_gap",
-    "speakers.num_speakers",
-    "speakers.min_turn",
-    "speakers.cpu_threads",
-}
+NON_NEGATIVE = set(
+    """
+    model.cpu_threads transcribe.repair_gaps align.snap_tolerance align.min_pause download.retries
+    download.retry_wait download.sleep_requests download.sleep_interval download.max_duration
+    download.max_transfer_seconds run.downloads_ahead run.workers run.cpus_per_worker run.max_retries
+    flags.merge_gap speakers.num_speakers speakers.min_turn speakers.cpu_threads
+    """.split()
+)
 # Text options that name a file or folder: a number or a list there is a mistake, never a name.
 PATHS = {"run.cache_dir", "run.export_dir", "run.glossary", "download.cookies"}
 # Text options whose value may be written as a TOML number ("gpus_per_worker = 1").

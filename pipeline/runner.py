@@ -40,11 +40,12 @@ from . import speakers as speakers_stage
 from . import steps
 from . import transcribe as transcribe_stage
 from .cache import Cache
-from .config import Config, ConfigError, writable_folder
+from .config import Config, ConfigError
 from .hooks import TRACE_ENV, NullObserver, Observer, StageHooks, Trace
 from .plan import OTHER_SHARD, SKIP, TODO, UNREADABLE, PagePlan, Selection, in_shard, plan_pages
 from .report import STAGES, PageOutcome, RunReport, VideoOutcome
 from .steps import Fetched, VideoJob, media_location, one_line
+from .utils import writable_folder
 
 __all__ = [
     "RATE_LIMIT_STRIKES",
