@@ -237,6 +237,8 @@ def review(
     except ReviewError as e:
         err_console.print(f"[red]error[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(1) from None
+    except ConfigError as e:  # e.g. a --cache-dir that cannot be written
+        _config_error(e)
     raise typer.Exit(status)
 
 

@@ -91,11 +91,15 @@ def test_an_export_dir_that_is_a_file_is_refused_naming_it_before_any_download(s
     assert server.hits["/jfk.flac"] == 0
 
 
-def test_review_refuses_a_port_out_of_range_in_one_line(tmp_path):
-    page = tmp_path / "p.md"
-    page.write_text("# A page\n")
+def test_review_refuses_a_bad_port_or_cache_dir_in_one_line(tmp_path):
+    from pipeline import pages
+
+    page = make_page(tmp_path / "p.md", "https://youtu.be/Hd4Ks7Lp0Qw", ["00:00 Opening"])
+    pages.write_transcript(page, "Some words of a draft.\n", model="tiny.en", date="2026-12-07")
     result = cli("review", str(page), "--no-browser", "--port", "70000")
     assert result.returncode == 2 and "--port 70000" in one_line_error(result)
+    result = cli("review", str(page), "--no-browser", "--cache-dir", "/proc")
+    assert result.returncode == 2 and "--cache-dir /proc" in one_line_error(result)
 
 
 def test_exports_stay_in_the_export_dir_pages_stay_in_the_folder_and_no_chapter_claims_no_speech(site, tmp_path):
