@@ -50,9 +50,10 @@ REQUEST_TIMEOUT_SECONDS = 30
 class BadRequest(ValueError):
     """A request the server refuses: its HTTP status and a one-line reason."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, *, stale: bool = False):
         super().__init__(message)
         self.status = status
+        self.stale = stale  # the browser's draft is older than the server's: reloading it helps
 
 
 def _number(digits: str) -> int:
@@ -209,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 new_hash = self._save(draft_hash, paragraphs)
         except BadRequest as e:
-            self._send_error(e.status, str(e))
+            self._send_json(e.status, {"error": str(e), "stale": True} if e.stale else {"error": str(e)})
         else:
             self._send_json(HTTPStatus.OK, {"saved": True, "draftHash": new_hash})
 
@@ -249,7 +250,8 @@ class _Handler(BaseHTTPRequestHandler):
         if draft_hash != session.draft_hash:
             raise BadRequest(
                 HTTPStatus.CONFLICT,
-                "the draft changed since this page loaded it (another tab or an earlier save); reload to see it",
+                "the draft changed since this page loaded it (another tab or an earlier save)",
+                stale=True,
             )
         if not all(i < len(session.blocks) and session.blocks[i].kind == "paragraph" for i in paragraphs):
             raise BadRequest(HTTPStatus.BAD_REQUEST, "a save names a paragraph the draft does not have")

@@ -466,6 +466,8 @@ def test_malformed_requests_get_a_4xx_and_one_line_json_never_a_traceback(page, 
 
 
 def test_a_save_from_a_stale_draft_version_is_refused_with_409(page, cache):
+    import json
+
     session = open_review(page, load_config(), cache_dir=cache)
     ids = [i for i, b in enumerate(session.blocks) if b.kind == "paragraph"]
     loaded = session.draft_hash
@@ -475,7 +477,8 @@ def test_a_save_from_a_stale_draft_version_is_refused_with_409(page, cache):
         assert status == 200
         saved = page.read_bytes()
         # Tab B, loaded before A saved, edits a later paragraph by its old id; so does A's second Ctrl+S.
-        assert _post(server, _save_body(loaded, {str(ids[1]): "Tab B's edit."}))[0] == 409
+        status, answer = _post(server, _save_body(loaded, {str(ids[1]): "Tab B's edit."}))
+        assert status == 409 and json.loads(answer)["stale"] is True  # the browser offers a reload
         assert _post(server, _save_body(loaded, {str(ids[0]): "Split here.\nA new paragraph from tab A."}))[0] == 409
     assert page.read_bytes() == saved
     assert pages.read_transcript(page).count("A new paragraph from tab A.") == 1

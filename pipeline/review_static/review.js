@@ -240,9 +240,11 @@
       return;
     }
     if (!response.ok) {
-      const conflict = response.status === 409;
-      say("NOT SAVED: " + answer.error + (conflict ? ". Your edits stay on this page; Reload shows the page as saved, with your edits listed above it to copy back." : ""), true);
-      reloadButton.hidden = !conflict;
+      const advice = answer.stale
+        ? ". Your edits stay on this page; Reload shows the draft as saved, with your edits listed above it to copy back."
+        : response.status === 409 ? ". Your edits stay in this browser; restart the review to see the page as it is now." : "";
+      say("NOT SAVED: " + answer.error + advice, true);
+      reloadButton.hidden = !answer.stale;
       return;
     }
     localStorage.removeItem(storageKey);
