@@ -271,16 +271,34 @@ class WorkerPool:
 
 
 def check_address(address: str, timeout: float = ADDRESS_PROBE_SECONDS) -> None:
-    """Refuse, in one line, a cluster address where nothing listens: ``ray.init`` would retry
-    for minutes (and hold Ctrl-C) before saying so. "" (start Ray here) and "auto" pass."""
+    """Refuse, in one line, a cluster address where no Ray cluster answers: ``ray.init`` would retry
+    for minutes (and hold Ctrl-C) before saying so. "" (start Ray here) and "auto" pass.
+
+    Ray's GCS (and the Ray Client server of ``ray://``) speaks gRPC: a listener that does not answer
+    HTTP/2's opening with its SETTINGS is something else (unless the cluster uses TLS)."""
     if address in ("", "auto"):
         return
     host, _, port = address.removeprefix("ray://").rpartition(":")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as connection:
+            grpc = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true") or _answers_http2(connection)
     except (OSError, ValueError) as e:
         reason = "no answer" if isinstance(e, TimeoutError) else (getattr(e, "strerror", None) or str(e))
         raise ConfigError(f"--ray-address {address}: cannot reach a Ray cluster there ({reason})") from None
+    if not grpc:
+        raise ConfigError(f"--ray-address {address}: something listens there, but not a Ray cluster")
+
+
+# HTTP/2's client preface and an empty SETTINGS frame; a gRPC server answers with its own SETTINGS.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _answers_http2(connection: socket.socket) -> bool:
+    connection.sendall(_HTTP2_PREFACE)
+    frame = b""
+    while len(frame) < 9 and (chunk := connection.recv(9 - len(frame))):
+        frame += chunk
+    return len(frame) == 9 and frame[3] == 0x04  # a frame header of type SETTINGS
 
 
 def connect(ray: Any, address: str, cpus_wanted: int | None = None) -> bool:

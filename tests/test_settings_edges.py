@@ -71,6 +71,26 @@ def test_a_setting_a_run_would_refuse_is_refused_up_front_and_by_dry_run(site, t
     assert list(work.iterdir()) == []  # no folder "7" or "['x', 'y']" made where the run was started
 
 
+def test_a_ray_address_where_something_else_listens_is_refused_in_one_line(site, tmp_path):
+    server, folder = site
+    address = f"127.0.0.1:{server.port}"  # an HTTP server: it answers, but not as Ray's GCS does
+    for extra in ([], ["--dry-run"]):
+        result = cli(
+            "run",
+            str(folder),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--executor",
+            "ray",
+            "--ray-address",
+            address,
+            *extra,
+        )
+        assert result.returncode == 2
+        assert f"--ray-address {address}: something listens there, but not a Ray cluster" in one_line_error(result)
+    assert server.hits["/jfk.flac"] == 0
+
+
 def test_an_export_dir_that_is_a_file_is_refused_naming_it_before_any_download(site, tmp_path):
     server, folder = site
     blocker = tmp_path / "exports"
