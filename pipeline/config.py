@@ -313,6 +313,12 @@ def _check_run(run: RunOptions) -> None:
         raise ConfigError(message, "run", "ray_address")
 
 
+def _check_transcribe(options: TranscribeOptions) -> None:
+    if not options.temperature or min(options.temperature) < 0:
+        message = f"[transcribe] temperature: one or more numbers of 0 or more, not {list(options.temperature)}"
+        raise ConfigError(message, "transcribe", "temperature")
+
+
 def _check_speakers(options: SpeakerOptions) -> None:
     if options.min_speakers > options.max_speakers:
         raise ConfigError("[speakers] needs min_speakers <= max_speakers", "speakers", "min_speakers")
@@ -331,6 +337,7 @@ def _check_review(options: ReviewOptions) -> None:
 
 # Checks that need more than one option of a section, run whenever a section is built.
 SECTION_CHECKS: dict[str, Callable[[Any], None]] = {
+    "transcribe": _check_transcribe,
     "run": _check_run,
     "speakers": _check_speakers,
     "review": _check_review,
