@@ -452,6 +452,9 @@ def test_malformed_requests_get_a_4xx_and_one_line_json_never_a_traceback(page, 
             "a page past 5 MB": _post(server, _save_body(session.draft_hash, {str(first): "word " * 1_200_000})),
             "PUT": _raw(server, f"PUT /{token}/save HTTP/1.1\r\nHost: {netloc}\r\nContent-Length: 0\r\n\r\n".encode()),
             "a garbage request line": _raw(server, b"\x00\xff garbage\r\n\r\n"),
+            "a request line of 70,000 bytes": get("x" * 70_000),
+            "a header of 70,000 bytes": get("draft.json", f"X-Long: {'x' * 70_000}\r\n"),
+            "Range: bytes=5-2": get("audio/0", "Range: bytes=5-2\r\n"),
         }
         assert get("audio/0", f"Range: bytes=0-{digits}\r\n")[0] == 206  # an end past the file: to its end
     for case, (status, body) in answers.items():
