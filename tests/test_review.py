@@ -543,7 +543,7 @@ def test_any_save_request_is_answered_and_changes_the_draft_only(page, cache):
                 page.write_bytes(original)
                 session.blocks, session.file_hash, session.draft_hash = copy.deepcopy(state[0]), *state[1:]
 
-        server.RequestHandlerClass.timeout = 2  # a Content-Length longer than the body: answered 408 soon
+        server.RequestHandlerClass.timeout = 0.5  # a Content-Length longer than the body: answered 408 soon
         try:
             check()
         finally:
