@@ -323,10 +323,15 @@ def torch_cuda_problem() -> str | None:
     )
 
 
-def check_pool_packing(gpus_per_worker: float, config: Config) -> None:
-    """:func:`check_packing` for a Ray pool, against this machine's smallest GPU standing for the
-    cluster's (Ray reports no GPU memory); nothing to check where this machine has none."""
-    listed = gpus() if 0 < gpus_per_worker < 1 else None
+def check_pool_packing(config: Config) -> None:
+    """With ``--executor ray`` and ``--gpus-per-worker`` below 1, :func:`check_packing` against this
+    machine's smallest GPU, standing for the cluster's (Ray reports no GPU memory); before any download.
+    Nothing to check where this machine has no GPU."""
+    try:
+        gpus_per_worker = float(config.run.gpus_per_worker)  # "auto": one per GPU, or CPU workers
+    except ValueError:
+        return
+    listed = gpus() if config.run.executor == "ray" and 0 < gpus_per_worker < 1 else None
     if not listed:
         return
     compute = config.model.compute_type if config.model.compute_type != "auto" else "float16"

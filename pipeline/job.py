@@ -10,6 +10,7 @@ loaded on first use, once, remembering a failure.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,6 +80,17 @@ class VideoJob:
     def url(self) -> str:
         """The video as the page gives it."""
         return self.video.url
+
+
+def in_cache(job: VideoJob, cache: Cache) -> VideoJob:
+    """The job with its cache entries (the same fingerprints) in ``cache``: a Ray worker's scratch."""
+    transcript = TranscriptEntry(
+        cache.entry("transcripts", job.key, job.transcript.fingerprint), job.transcript.fingerprint
+    )
+    turns = job.speakers and TurnsEntry(
+        cache.entry("speakers", job.key, job.speakers.fingerprint), job.speakers.fingerprint
+    )
+    return dataclasses.replace(job, transcript=transcript, speakers=turns)
 
 
 def media_location(page: pages_mod.Page, video: pages_mod.Video) -> str:

@@ -29,6 +29,7 @@ import functools
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections import deque
@@ -37,14 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import cuda, steps
 from . import pages as pages_mod
-from . import speakers as speakers_stage
+from . import steps
 from . import transcribe as transcribe_stage
 from .cache import Cache
 from .config import Config, ConfigError, RunOptions
 from .hooks import TRACE_ENV, Observer, StageHooks, Trace
-from .job import JobMaker, TranscriptEntry, VideoJob, lazy_engine, lazy_model
+from .job import JobMaker, VideoJob, in_cache, lazy_engine, lazy_model
 from .report import PageOutcome, VideoOutcome
 from .utils import add_timings, one_line
 
@@ -55,6 +55,8 @@ Finish = Callable[[list[pages_mod.Page], Callable[[PageOutcome], PageOutcome]], 
 RAY_MISSING = "--executor ray needs Ray: pip install 'du-transcripts[ray]'"
 # A cluster this run starts itself holds only small results (a transcription is a few MB), never audio.
 LOCAL_OBJECT_STORE_BYTES = 200 * 1024 * 1024
+# How long a cluster's address may take to accept a connection before the run is refused.
+ADDRESS_PROBE_SECONDS = 10.0
 
 
 def import_ray() -> Any:
@@ -74,10 +76,7 @@ class VideoResult:
     done: steps.Transcribed | None = None  # the transcription (the model's own words) and the step's timings
     error: str | None = None  # one line, prefixed with its stage as in a local run
     worker_pid: int = 0
-    # With --speakers: who speaks when, diarized on the worker from the audio it already holds,
-    # and the engine that found them (as the cache records it).
-    turns: list[speakers_stage.SpeakerTurn] | None = None
-    engine: str = ""
+    diarized: steps.Diarized | None = None  # --speakers: who speaks when, from the audio the worker holds
 
     @property
     def audio_seconds(self) -> float:
@@ -109,19 +108,10 @@ class TranscribeWorker:
             pass  # remembered: reported per video, as a local run does
 
     def run(self, job: VideoJob) -> VideoResult:
-        # The same fingerprint, in the scratch cache: the driver's cache is the one that lasts.
-        fingerprint = job.transcript.fingerprint
-        local_job = dataclasses.replace(
-            job, transcript=TranscriptEntry(self.scratch.entry("transcripts", job.key, fingerprint), fingerprint)
-        )
-        if job.speakers is not None:
-            turns_at = self.scratch.entry("speakers", job.key, job.speakers.fingerprint)
-            local_job = dataclasses.replace(local_job, speakers=dataclasses.replace(job.speakers, path=turns_at))
-        try:
-            done = steps.video_step(local_job, self.model, self.scratch, self.config, self.hooks)
-            if local_job.speakers is not None:
-                return self._diarize(local_job, done)
-            return VideoResult(job.key, done=done, worker_pid=os.getpid())
+        here = in_cache(job, self.scratch)  # the same entries in the scratch cache: the driver's lasts
+        try:  # with --speakers, the turns of the audio it holds too (a failure reads as a local run's)
+            done, diarized = steps.video_and_turns(here, self.model, self.engine, self.scratch, self.config, self.hooks)
+            return VideoResult(job.key, done=done, diarized=diarized, worker_pid=os.getpid())
         except steps.FetchFailed as e:
             return VideoResult(job.key, error=str(e), worker_pid=os.getpid())
         except Exception as e:  # one bad video never stops the worker
@@ -129,16 +119,6 @@ class TranscribeWorker:
         finally:
             for folder in self.scratch.root.iterdir():  # one video at a time in the scratch cache
                 shutil.rmtree(folder, ignore_errors=True)
-
-    def _diarize(self, job: VideoJob, done: steps.Transcribed) -> VideoResult:
-        """Who speaks when, from the WAV this worker just prepared: the driver downloads nothing."""
-        audio = steps.Fetched(audio_path=self.scratch.audio_path(job.key))
-        try:
-            diarized = steps.diarize_video(job, audio, self.engine, self.scratch, self.config, self.hooks)
-        except Exception as e:  # as a local run reports a failed diarization
-            return VideoResult(job.key, error=f"speakers: {one_line(e)}", worker_pid=os.getpid())
-        done = dataclasses.replace(done, timings=add_timings(done.timings, diarized.timings))
-        return VideoResult(job.key, done, turns=diarized.turns, engine=self.engine().name, worker_pid=os.getpid())
 
 
 # -- the pool ---------------------------------------------------------------------------------
@@ -190,8 +170,6 @@ def worker_shape(run: RunOptions, cluster: dict[str, float]) -> tuple[int, int, 
     gpus_in_cluster = float(cluster.get("GPU", 0.0))
     cpus_in_cluster = float(cluster.get("CPU", 1.0))
     gpus = _gpus_per_worker(run.gpus_per_worker, gpus_in_cluster)
-    if run.workers < 0:
-        raise ConfigError("--workers must be 0 (as many as the cluster holds) or more")
     cpus = max(1, run.cpus_per_worker)
     if run.workers > 0:
         count = run.workers
@@ -290,11 +268,43 @@ class WorkerPool:
             return VideoResult(job.key, error=f"worker: {type(e).__name__}: {one_line(e)[:300]}")
 
 
+def check_address(address: str, timeout: float = ADDRESS_PROBE_SECONDS) -> None:
+    """Refuse, in one line, a cluster address where no Ray cluster answers: ``ray.init`` would retry
+    for minutes (and hold Ctrl-C) before saying so. "" (start Ray here) and "auto" pass.
+
+    Ray's GCS (and the Ray Client server of ``ray://``) speaks gRPC: a listener that does not answer
+    HTTP/2's opening with its SETTINGS is something else (unless the cluster uses TLS)."""
+    if address in ("", "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as connection:
+            grpc = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true") or _answers_http2(connection)
+    except (OSError, ValueError) as e:
+        reason = "no answer" if isinstance(e, TimeoutError) else (getattr(e, "strerror", None) or str(e))
+        raise ConfigError(f"--ray-address {address}: cannot reach a Ray cluster there ({reason})") from None
+    if not grpc:
+        raise ConfigError(f"--ray-address {address}: something listens there, but not a Ray cluster")
+
+
+# HTTP/2's client preface and an empty SETTINGS frame; a gRPC server answers with its own SETTINGS.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _answers_http2(connection: socket.socket) -> bool:
+    connection.sendall(_HTTP2_PREFACE)
+    frame = b""
+    while len(frame) < 9 and (chunk := connection.recv(9 - len(frame))):
+        frame += chunk
+    return len(frame) == 9 and frame[3] == 0x04  # a frame header of type SETTINGS
+
+
 def connect(ray: Any, address: str, cpus_wanted: int | None = None) -> bool:
     """Join the cluster at ``address``, or start one on this machine; True when this call started Ray."""
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # an offline tool: no usage reports
+    check_address(address)
     common: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "include_dashboard": False}
     for attempt in range(2):  # a local start gives its raylet 30 s, which a loaded machine can miss once
         try:
@@ -378,16 +388,12 @@ def process_on_ray(
     pool = None
     try:
         size, cpus, gpus = worker_shape(run, ray.cluster_resources())
-        cuda.check_pool_packing(gpus, config)  # models packed on one GPU must fit its memory
         pool = WorkerPool(ray, config, size=size, cpus=cpus, gpus=gpus)
         for plan in plans:  # the display lists them as being fetched until their transcriptions come back
             observer.stage(plan.page, "worker", "download, prepare and transcribe on a Ray worker")
         for job, result in pool.results(list(jobs.values()), run.max_retries):
-            if result.done is not None:
-                # The very file, and bytes, a local run writes: both executors share the cache.
-                job.transcript.write(result.done.transcription)
-            if result.turns is not None and job.speakers is not None:  # where a local run caches them
-                job.speakers.write(result.turns, result.engine)
+            # The very files, and bytes, a local run writes (transcription, turns): both executors share the cache.
+            steps.cache_results(job, result.done, result.diarized)
             for plan in plans:
                 if job.transcript.path in plan.waiting:
                     plan.waiting.discard(job.transcript.path)

@@ -2,7 +2,8 @@
 called by the scheduler.
 
 Per video (``runner`` calls them from its threads; a remote executor calls
-:func:`video_step`, the same steps in one call):
+:func:`video_step`, the same steps in one call, or :func:`video_and_turns` with --speakers,
+and the driver caches what comes back with :func:`cache_results`):
 
 - :func:`fetch_audio`: download, then prepare (16 kHz mono), into the cache;
 - :func:`transcribe_video`: the cached transcription, or the model's (fetching the
@@ -84,6 +85,7 @@ class Diarized:
     turns: list[speakers_stage.SpeakerTurn]
     diarized: bool  # the engine ran (not read from the cache)
     timings: Mapping[str, float]
+    engine: str = ""  # the engine's name when it ran, as the cache records it
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,26 @@ def video_step(job: VideoJob, model: ModelProvider, cache: Cache, config: Config
     return dataclasses.replace(done, timings=add_timings(fetched.timings, done.timings))
 
 
+def video_and_turns(
+    job: VideoJob, model: ModelProvider, engine: EngineProvider, cache: Cache, config: Config, hooks: StageHooks
+) -> tuple[Transcribed, Diarized | None]:
+    """:func:`video_step`, then (a job made with --speakers) who speaks when, from the WAV it just
+    prepared: what a Ray worker runs, so the driver never fetches the video again to diarize it."""
+    done = video_step(job, model, cache, config, hooks)
+    if job.speakers is None:
+        return done, None
+    diarized = diarize_video(job, Fetched(audio_path=cache.audio_path(job.key)), engine, cache, config, hooks)
+    return dataclasses.replace(done, timings=add_timings(done.timings, diarized.timings)), diarized
+
+
+def cache_results(job: VideoJob, done: Transcribed | None, diarized: Diarized | None) -> None:
+    """What another process (a Ray worker) made for ``job``, written where and as a local run writes it."""
+    if done is not None:
+        job.transcript.write(done.transcription)
+    if diarized is not None and job.speakers is not None:
+        job.speakers.write(diarized.turns, diarized.engine)
+
+
 def cached_turns(job: VideoJob) -> list[speakers_stage.SpeakerTurn] | None:
     """The video's cached speaker turns; None when missing (or --speakers is off)."""
     return job.speakers.read() if job.speakers is not None else None
@@ -253,7 +275,7 @@ def diarize_video(
             )
             diarizing.fields["speakers"] = len({t.speaker for t in turns})
         timings["speakers"] = diarizing.seconds
-        return Diarized(turns, True, timings)
+        return Diarized(turns, True, timings, engine=engine().name)
 
 
 def with_speakers(transcription: Transcription, turns: list[speakers_stage.SpeakerTurn]) -> Transcription:
@@ -314,7 +336,8 @@ def write_exports(
     page = Path(job.page.path).with_suffix("")
     urls = [v.url for v in job.page.videos]
     part = f".part{urls.index(job.url) + 1}" if len(urls) > 1 and job.url in urls else ""
-    folder = Path(run.export_dir) / page.parent if run.export_dir else cache.export_dir(job.key)
+    export_dir = run.export_dir
+    folder = export_stage.mirrored_folder(export_dir, job.page.path) if export_dir else cache.export_dir(job.key)
     written = export_stage.write_exports(transcription, folder, page.name + part, run.export, labels=labels)
     return [str(p) for p in written]
 

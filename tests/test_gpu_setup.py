@@ -147,3 +147,29 @@ def test_nvidia_smi_is_read_and_a_gpu_ctranslate2_cannot_see_is_named(tmp_path, 
     if cuda.cuda_device_count() == 0:
         problem = cuda.gpu_problem()
         assert problem is not None and "nvidia-smi lists NVIDIA H100 80GB HBM3 (driver 580.159.04)" in problem
+
+
+def test_a_ray_pool_packing_more_models_than_the_gpu_holds_is_refused_before_any_download(tmp_path, media):
+    # nvidia-smi stands in for a 16 GB card (the one stand-in: no GPU here); Ray itself is never started.
+    fake = tmp_path / "bin" / "nvidia-smi"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'NVIDIA T4, 16384, 16000, 580.159.04'\n")
+    fake.chmod(0o755)
+    server, _ = media
+    folder = tmp_path / "site"
+    folder.mkdir()
+    make_page(folder / "01-jfk.md", server.url("jfk.flac"), ["00:00 Inauguration"])
+    args = ["--executor", "ray", "--gpus-per-worker", "0.25", "--model", "large-v3", "--batch-size", "16"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--quiet", str(folder), "--cache-dir", str(tmp_path / "c"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PATH": f"{fake.parent}:{os.environ['PATH']}"},
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "--gpus-per-worker 0.25 packs 4 workers on one GPU" in line and "16384 MiB" in line, line
+    assert "use --gpus-per-worker 1 or more" in line
+    assert sum(server.hits.values()) == 0
