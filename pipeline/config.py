@@ -127,6 +127,17 @@ class SpeakerOptions:
 
 
 @dataclass(frozen=True)
+class ChapterOptions:
+    """Chapters proposed for a talk whose page and video have none (``pipeline/propose.py``)."""
+
+    fill_timestamps: bool  # write the proposals over the page's placeholder timestamps
+    min_seconds: float  # no two proposed chapters closer than this
+    min_question_seconds: float  # ... except two questions of the Q&A
+    window_words: int  # content words on each side compared for a topic shift
+    threshold_sd: float  # a boundary must score this many standard deviations over the talk's mean
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelOptions
     transcribe: TranscribeOptions
@@ -137,6 +148,7 @@ class Config:
     render: RenderOptions
     review: ReviewOptions
     speakers: SpeakerOptions
+    chapters: ChapterOptions
 
     def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some options of one section changed (None values are ignored)."""
@@ -211,6 +223,7 @@ SECTIONS: dict[str, type] = {
     "render": RenderOptions,
     "review": ReviewOptions,
     "speakers": SpeakerOptions,
+    "chapters": ChapterOptions,
 }
 
 
@@ -247,6 +260,7 @@ AT_LEAST_ONE = {
     "flags.repetition_min_repeats",
     "flags.repetition_min_words",
     "flags.repetition_max_ngram",
+    "chapters.window_words",
 }
 POSITIVE = {"transcribe.window_minutes", "align.section_minutes", "download.socket_timeout"}
 NON_NEGATIVE = {
@@ -262,6 +276,8 @@ NON_NEGATIVE = {
     "download.max_transfer_seconds",
     "run.downloads_ahead",
     "flags.merge_gap",
+    "chapters.min_seconds",
+    "chapters.min_question_seconds",
 }
 
 

@@ -1,0 +1,261 @@
+"""Chapter proposals for a talk that has none: where the talk changes, and a title for each part.
+
+CONTRACT (other modules rely on these names; keep them):
+
+- ``propose_chapters(transcription, options: ChapterOptions, *, words=None) -> list[ProposedChapter]``:
+  boundaries at sentence starts, in time order, the first at the talk's first words. ``words``:
+  the words to use instead of the transcription's (the glossary's spellings, speaker labels).
+- ``sentences(words) -> list[Sentence]``: the words cut at sentence ends, long pauses and
+  changes of speaker; every boundary the proposals consider is a sentence start.
+- ``boundary_scores(sentences, *, use=FEATURES) -> list[float]``: how strongly the talk
+  changes before each sentence, from the features named in ``use`` (the evaluation script
+  scores each alone against human chapters).
+
+How a boundary is found (measured in README.md, "Proposed chapters"):
+
+- **cue phrases**: "let me share my screen", "over to you", "thank you all for coming";
+- **the Q&A**: its start ("any questions", "Q&A" in the talk's second part) and every
+  question asked in it (a sentence ending in "?" that opens a turn, or follows "next
+  question"), each a chapter of its own titled by the question;
+- **topic shifts**: lexical cohesion, TextTiling-like: the content words of ~``window``
+  words before and after each sentence start compared (cosine); a deep valley is a shift;
+- **pauses** and **changes of speaker** (when the words carry speakers).
+
+Boundaries are taken strongest first while at least ``min_seconds`` from each other
+(questions: ``min_question_seconds``), as long as they stand out from the talk's own
+scores: a talk that changes often gets more chapters. Pure functions: no model, no files.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .config import ChapterOptions
+from .propose_titles import content_tokens, question_title, section_titles
+from .schema import CUE_PHRASE, CUE_QA, CUE_QUESTION, CUE_START, CUE_TOPIC, ProposedChapter, Transcription, Word
+from .utils import CLOSERS, SENTENCE_END
+
+FEATURES = ("cues", "topic", "pauses", "speakers")
+_LONG_PAUSE = 1.0  # seconds of silence that end a sentence the model left without a full stop
+
+_CUES = re.compile(
+    r"\b(share my screen|sharing my screen|see my screen|see my slides|over to you|hand it (?:over|off)|"
+    r"turn it over|pass it (?:over )?to|without further ado|take it away|floor is yours|let's get started|"
+    r"let's start|let's begin|get started|to wrap up|wrap (?:it|things) up|in conclusion|in summary|"
+    r"to summari[sz]e|thank you (?:all|everyone|so much) for|thanks (?:all|everyone) for|"
+    r"i'd like to introduce|please welcome|our speaker|today's speaker|welcome to)\b",
+    re.IGNORECASE,
+)
+_QA = re.compile(
+    r"\b(q ?(?:&|and) ?a|questions? and answers?|any questions|take (?:some )?questions|"
+    r"open (?:it )?up (?:for|to) questions|questions? from the (?:chat|audience))\b",
+    re.IGNORECASE,
+)
+_QUESTION_INTRO = re.compile(
+    r"\b((?:first|next|another|last|final|one more|follow[- ]up|second|third) question|"
+    r"question (?:is )?from|(?:someone|somebody|\w+) (?:asks|asked|is asking|wants to know)|"
+    r"the question (?:is|was))\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Sentence:
+    words: list[Word]
+    pause: float  # silence before it, seconds (the talk's start counts as a long one)
+    speaker: int | None = None
+    tokens: list[str] = field(default_factory=list)
+
+    @property
+    def start(self) -> float:
+        return self.words[0].start
+
+    @property
+    def text(self) -> str:
+        return "".join(w.text for w in self.words).strip()
+
+
+def sentences(words: Sequence[Word]) -> list[Sentence]:
+    words = [w for w in words if w.text.strip()]
+    found: list[Sentence] = []
+    current: list[Word] = []
+    for i, word in enumerate(words):
+        if current:
+            pause = word.start - current[-1].end
+            ended = current[-1].text.strip().rstrip(CLOSERS).endswith(SENTENCE_END)
+            if ended or pause >= _LONG_PAUSE or word.speaker != current[-1].speaker:
+                found.append(_sentence(current, found))
+                current = []
+        current.append(word)
+        if i == len(words) - 1:
+            found.append(_sentence(current, found))
+    return found
+
+
+def _sentence(words: list[Word], before: list[Sentence]) -> Sentence:
+    pause = words[0].start - before[-1].words[-1].end if before else 5.0
+    text = "".join(w.text for w in words)
+    return Sentence(list(words), max(0.0, pause), words[0].speaker, content_tokens(text))
+
+
+# --------------------------------------------------------------------------- features
+
+
+def cohesion_depths(items: Sequence[Sentence], window: int) -> list[float]:
+    """For each sentence start, how deep a valley of lexical cohesion it lies in (0: none).
+
+    Cohesion at a start is the cosine of the content tokens of the ``window`` tokens before
+    and after it; the depth is how far it dips below the highest cohesion on either side.
+    """
+    flat: list[str] = []
+    offsets = []
+    for s in items:
+        offsets.append(len(flat))
+        flat.extend(s.tokens)
+    cohesion = [_cosine(Counter(flat[max(0, o - window) : o]), Counter(flat[o : o + window])) for o in offsets]
+    depths = []
+    for i, value in enumerate(cohesion):
+        if offsets[i] < window // 3 or len(flat) - offsets[i] < window // 3:
+            depths.append(0.0)  # too few words on one side to compare
+            continue
+        near = [j for j in range(len(items)) if abs(offsets[j] - offsets[i]) <= window]
+        left = max(cohesion[j] for j in near if j <= i)
+        right = max(cohesion[j] for j in near if j >= i)
+        depths.append(left + right - 2 * value)
+    return depths
+
+
+def _cosine(a: Counter, b: Counter) -> float:
+    dot = sum(n * b[t] for t, n in a.items())
+    norm = math.sqrt(sum(n * n for n in a.values()) * sum(n * n for n in b.values()))
+    return dot / norm if norm else 0.0
+
+
+def _cue_strength(item: Sentence) -> float:
+    return 1.0 if _CUES.search(item.text) or _QA.search(item.text) else 0.0
+
+
+def boundary_scores(items: Sequence[Sentence], *, use: Sequence[str] = FEATURES, window: int = 60) -> list[float]:
+    depths = cohesion_depths(items, window) if "topic" in use else [0.0] * len(items)
+    top = max(depths, default=0.0) or 1.0
+    scores = []
+    for i, item in enumerate(items):
+        score = 0.0
+        if "topic" in use:
+            score += depths[i] / top
+        if "pauses" in use:
+            score += min(item.pause, 3.0) / 3.0
+        if "speakers" in use and i and item.speaker is not None and item.speaker != items[i - 1].speaker:
+            score += 0.5
+        if "cues" in use:
+            score += _cue_strength(item)
+        scores.append(score)
+    return scores
+
+
+# --------------------------------------------------------------------------- the Q&A
+
+
+def qa_start(items: Sequence[Sentence], duration: float) -> int | None:
+    """The sentence where the Q&A begins: a Q&A cue or a first question in the talk's later part."""
+    for i, item in enumerate(items):
+        if item.start >= 0.35 * duration and (_QA.search(item.text) or _QUESTION_INTRO.search(item.text)):
+            return i
+    return None
+
+
+def questions(items: Sequence[Sentence], first: int, min_gap: float) -> list[tuple[int, str]]:
+    """(sentence where the question's turn starts, the question's text) for each question of the Q&A."""
+    found: list[tuple[int, str]] = []
+    turn = first
+    for i in range(first, len(items)):
+        item = items[i]
+        if i > first and (item.pause >= 0.6 or item.speaker != items[i - 1].speaker):
+            turn = i
+        intro = _QUESTION_INTRO.search(item.text)
+        asked = item.text.rstrip(CLOSERS).endswith("?") and len(item.words) >= 4
+        if not (asked or intro):
+            continue
+        start = turn if (asked and i - turn <= 2) or intro else None
+        if start is None or (found and items[start].start - items[found[-1][0]].start < min_gap):
+            continue
+        text = item.text if asked else _next_question(items, i)
+        found.append((start, text))
+    return found
+
+
+def _next_question(items: Sequence[Sentence], i: int) -> str:
+    """The question a "next question" announces: its own sentence, or the next that asks."""
+    for item in items[i : i + 4]:
+        if item.text.rstrip(CLOSERS).endswith("?"):
+            return item.text
+    return items[i].text
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+def propose_chapters(
+    transcription: Transcription, options: ChapterOptions, *, words: Sequence[Word] | None = None
+) -> list[ProposedChapter]:
+    items = sentences(transcription.words if words is None else words)
+    if not items:
+        return []
+    duration = max(transcription.audio_duration, items[-1].words[-1].end)
+    chosen = choose_boundaries(items, duration, options)
+    return titled(items, chosen)
+
+
+def choose_boundaries(
+    items: Sequence[Sentence], duration: float, options: ChapterOptions, *, use: Sequence[str] = FEATURES
+) -> dict[int, str]:
+    """Sentence index -> cue, for the sentences that start a chapter (always the first)."""
+    chosen: dict[int, str] = {0: CUE_START}
+    fixed = _qa_boundaries(items, duration, options) if "cues" in use else {}
+    chosen.update(fixed)
+    scores = boundary_scores(items, use=use, window=options.window_words)
+    cut = statistics.fmean(scores) + options.threshold_sd * statistics.pstdev(scores) if len(scores) > 1 else 1.0
+    for i in sorted(range(len(items)), key=lambda k: -scores[k]):
+        if scores[i] < cut:
+            break
+        if all(abs(items[i].start - items[j].start) >= options.min_seconds for j in chosen):
+            chosen[i] = CUE_PHRASE if "cues" in use and _cue_strength(items[i]) else CUE_TOPIC
+    return dict(sorted(chosen.items()))
+
+
+def _qa_boundaries(items: Sequence[Sentence], duration: float, options: ChapterOptions) -> dict[int, str]:
+    first = qa_start(items, duration)
+    if first is None:
+        return {}
+    found = {first: CUE_QA}
+    for start, _ in questions(items, first, options.min_question_seconds):
+        if start != first and items[start].start - items[first].start < options.min_question_seconds:
+            continue
+        found[start] = CUE_QUESTION
+    return found
+
+
+def titled(items: Sequence[Sentence], chosen: dict[int, str]) -> list[ProposedChapter]:
+    """The chosen boundaries as chapters, each titled from its own words."""
+    starts = sorted(chosen)
+    spans = [(a, b) for a, b in zip(starts, [*starts[1:], len(items)], strict=True)]
+    texts = [" ".join(s.text for s in items[a:b]) for a, b in spans]
+    asked = {}
+    for k, (a, b) in enumerate(spans):
+        if chosen[a] in (CUE_QUESTION, CUE_QA):
+            question = next((s.text for s in items[a : min(b, a + 4)] if s.text.rstrip(CLOSERS).endswith("?")), None)
+            if question is not None:
+                asked[k] = question_title(question)
+            elif chosen[a] == CUE_QA:
+                asked[k] = "Q&A"
+    plain = section_titles([t for k, t in enumerate(texts) if k not in asked], taken=asked.values())
+    titles = iter(plain)
+    return [
+        ProposedChapter(start=round(items[a].start, 2), title=asked[k] if k in asked else next(titles), cue=chosen[a])
+        for k, (a, _) in enumerate(spans)
+    ]

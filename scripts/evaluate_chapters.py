@@ -1,0 +1,176 @@
+"""Score proposed chapters (pipeline/propose.py) against the human chapters of the evaluation talks.
+
+For each talk of ``eval/talks`` (scripts/make_eval_set.py: the corpus's human transcripts
+spoken, their chapter times known exactly) the pipeline runs once (``run --no-context``, so
+the page's chapter titles do not bias the words) on a copy of its page with the audio as a
+local file; the cached transcription is then reused by every method, so a rerun or a tuning
+change costs seconds. Per talk and on average: boundary precision, recall and F1 within 15 s
+and 30 s (``evalkit.boundaries``; the talk's start is no boundary) of
+
+- ``proposed``: ``propose.choose_boundaries`` with every feature (the shipped method);
+- ``topic``, ``cues``, ``pauses``: the same choice from one feature alone (``pauses`` is the
+  "pauses alone" baseline);
+- ``sections``: today's ~10-minute sections (``align.align`` with no chapters);
+- ``even``: evenly spaced boundaries, as many as the human chapters (an oracle count).
+
+Also: questions of a Q&A found (a proposed boundary within 15 s), proposed titles beside the
+human ones for ``--titles N`` talks, and headings without a word (must be 0).
+
+    .venv/bin/python scripts/evaluate_chapters.py [--only NAME ...] [--work DIR] [--titles 3] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import evalkit
+from evalkit.boundaries import found_within, score_boundaries
+from evalkit.truth import Truth, load_truth
+
+REPO = evalkit.REPO
+METHODS = ("proposed", "topic", "cues", "pauses", "sections", "even")
+TOLERANCES = (15.0, 30.0)
+_QA_TITLE = re.compile(r"\bq ?& ?a\b|\bquestions?\b", re.IGNORECASE)
+
+
+def transcription_for(truth: Truth, work: Path, model: str):
+    """The talk's transcription, from the pipeline's cache (running the pipeline once if needed)."""
+    from pipeline.schema import Transcription
+
+    folder = work / truth.name
+    cache = folder / "cache"
+    cached = sorted((cache / "transcripts").glob("*/*.json"), key=lambda p: p.stat().st_mtime)
+    if not cached:
+        media = folder / "media"
+        media.mkdir(parents=True, exist_ok=True)
+        assert truth.audio_path is not None
+        shutil.copy(truth.audio_path, media / truth.audio)
+        page = folder / "page.md"
+        text = (truth.folder / "page.md").read_text(encoding="utf-8")  # type: ignore[operator]
+        page.write_text(text.replace(evalkit.VIDEO_PLACEHOLDER, f"media/{truth.audio}"), encoding="utf-8")
+        command = [sys.executable, "-m", "pipeline", "run", str(page), "--cache-dir", str(cache)]
+        command += ["--model", model, "--no-context", "--force", "--quiet"]
+        subprocess.run(command, check=True)
+        cached = sorted((cache / "transcripts").glob("*/*.json"), key=lambda p: p.stat().st_mtime)
+    return Transcription.from_json(json.loads(cached[-1].read_text(encoding="utf-8")))
+
+
+def method_starts(method: str, transcription, truth: Truth, config) -> list[float]:
+    from pipeline import align, propose
+
+    if method == "sections":
+        return [c.audio_start for c in align.align(transcription, [], config.align).chapters]
+    if method == "even":
+        n = len(truth.chapters)
+        return [truth.duration * k / n for k in range(n)]
+    items = propose.sentences(transcription.words)
+    duration = max(transcription.audio_duration, truth.duration)
+    use = propose.FEATURES if method == "proposed" else (method, "speakers")
+    return [items[i].start for i in propose.choose_boundaries(items, duration, config.chapters, use=use)]
+
+
+def qa_questions(truth: Truth) -> list[float]:
+    """Where each question of the talk's Q&A starts: chapters titled "Q&A - ...", else the
+    turns of a Q&A chapter that end in a question."""
+    titled = [c.start for c in truth.chapters if c.title.lower().startswith("q&a -")]
+    if titled:
+        return titled
+    found = []
+    for k, chapter in enumerate(truth.chapters):
+        if not _QA_TITLE.search(chapter.title):
+            continue
+        turns = [u for u in truth.utterances if u.chapter == k]
+        for prev, u in zip([None, *turns], turns, strict=False):
+            opens_turn = prev is None or prev.speaker != u.speaker
+            if opens_turn and u.text.rstrip().endswith("?"):
+                found.append(u.start)
+    return found
+
+
+def score_talk(truth: Truth, transcription, config) -> dict:
+    from pipeline import propose
+
+    human = [c.start for c in truth.chapters]
+    row: dict = {"talk": truth.name, "minutes": round(truth.duration / 60, 1), "human": len(human) - 1}
+    for method in METHODS:
+        starts = method_starts(method, transcription, truth, config)
+        scores = {f"f1@{t:g}": score_boundaries(starts, human, t) for t in TOLERANCES}
+        row[method] = {key: round(s.f1, 3) for key, s in scores.items()}
+        row[method].update({"p@15": round(scores["f1@15"].precision, 3), "r@15": round(scores["f1@15"].recall, 3)})
+        row[method]["count"] = scores["f1@15"].proposed
+    chapters = propose.propose_chapters(transcription, config.chapters)
+    questions = qa_questions(truth)
+    row["qa"] = {"questions": len(questions), "found": found_within(questions, [c.start for c in chapters], 15.0)}
+    row["untitled"] = sum(not re.search(r"[A-Za-z]{2}", c.title) for c in chapters)
+    row["titles"] = {
+        "proposed": [(round(c.start, 1), c.title) for c in chapters],
+        "human": [(round(c.start, 1), c.title) for c in truth.chapters],
+    }
+    return row
+
+
+def print_table(rows: list[dict]) -> None:
+    head = "| talk | min | human | " + " | ".join(f"{m} F1@15/30 (n)" for m in METHODS) + " | Q&A found |"
+    print(head)
+    print("| --- " * (3 + len(METHODS) + 1) + "|")
+    for row in rows:
+        cells = [f"{row[m]['f1@15']:.2f} / {row[m]['f1@30']:.2f} ({row[m]['count']})" for m in METHODS]
+        qa = f"{row['qa']['found']}/{row['qa']['questions']}" if row["qa"]["questions"] else "-"
+        print(f"| {row['talk']} | {row['minutes']} | {row['human']} | " + " | ".join(cells) + f" | {qa} |")
+    means = [
+        f"{statistics.fmean(r[m]['f1@15'] for r in rows):.2f} / {statistics.fmean(r[m]['f1@30'] for r in rows):.2f}"
+        for m in METHODS
+    ]
+    print("| **mean** | | | " + " | ".join(means) + " | |")
+
+
+def print_titles(rows: list[dict], count: int) -> None:
+    for row in rows[:count]:
+        print(f"\n{row['talk']}:")
+        human, proposed = row["titles"]["human"], row["titles"]["proposed"]
+        for i in range(max(len(human), len(proposed))):
+            left = f"{human[i][0]:7.1f} {human[i][1]}" if i < len(human) else ""
+            right = f"{proposed[i][0]:7.1f} {proposed[i][1]}" if i < len(proposed) else ""
+            print(f"  {left[:60]:60s} | {right}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pipeline.config import load_config
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--talks", type=Path, default=evalkit.EVAL_TALKS)
+    parser.add_argument("--only", nargs="*", help="talk names (default: every talk built)")
+    parser.add_argument("--work", type=Path, default=REPO / "eval" / "chapters", help="pages and caches per talk")
+    parser.add_argument("--model", default="tiny.en")
+    parser.add_argument("--config", help="a TOML overlay, e.g. to try other [chapters] settings")
+    parser.add_argument("--titles", type=int, default=3, help="show proposed beside human titles for N talks")
+    parser.add_argument("--out", type=Path, help="write the rows as JSON")
+    args = parser.parse_args(argv)
+
+    config = load_config(args.config)
+    folders = sorted(p.parent for p in args.talks.glob("*/truth.json"))
+    if args.only:
+        folders = [f for f in folders if f.name in args.only]
+    if not folders:
+        print(f"no talks under {args.talks}: build them with scripts/make_eval_set.py", file=sys.stderr)
+        return 2
+    rows = []
+    for folder in folders:
+        truth = load_truth(folder)
+        rows.append(score_talk(truth, transcription_for(truth, args.work, args.model), config))
+    print_table(rows)
+    print_titles(rows, args.titles)
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
