@@ -36,19 +36,49 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .config import ChapterOptions
-from .propose_titles import content_tokens, question_title, section_titles
-from .schema import CUE_PHRASE, CUE_QA, CUE_QUESTION, CUE_START, CUE_TOPIC, ProposedChapter, Transcription, Word
+from .propose_titles import content_tokens, phrase_title, question_title, section_titles
+from .schema import (
+    CUE_CLOSING,
+    CUE_PHRASE,
+    CUE_QA,
+    CUE_QUESTION,
+    CUE_START,
+    CUE_TALK,
+    CUE_TOPIC,
+    ProposedChapter,
+    Transcription,
+    Word,
+)
 from .utils import CLOSERS, SENTENCE_END
 
 FEATURES = ("cues", "topic", "pauses", "speakers")
 _LONG_PAUSE = 1.0  # seconds of silence that end a sentence the model left without a full stop
+# Weights of the features in a boundary's score (each feature is 0..1), tuned on the evaluation
+# talks (README.md, "Proposed chapters"); a cue phrase alone is as strong as a deep topic shift.
+WEIGHTS = {"topic": 1.0, "pauses": 1.0, "speakers": 0.5, "cues": 1.0}
+PAUSE_FULL = 2.0  # seconds: a pause this long scores fully
+QA_FROM = 0.5  # the Q&A begins in the talk's second half
+TALK_BEFORE = 0.4  # the speaker's talk begins (a handover, a shared screen) in the talk's first 40%
+CLOSING_AFTER = 0.75  # the closing words come in the talk's last quarter
+_TURN_PAUSE = 0.6  # seconds: a pause this long before a sentence starts a new turn
 
+_HANDOVER = re.compile(
+    r"\b(over to you|hand it (?:over|off) to|turn it over to|pass it (?:over )?to|without further ado|"
+    r"take it away|floor is yours)\b",
+    re.IGNORECASE,
+)
+_WELCOME = re.compile(r"\bwelcome (?:everyone |everybody |all )?to\b", re.IGNORECASE)
+_SCREEN = re.compile(r"\b(share my screen|sharing my screen|see my screen|see my slides)\b", re.IGNORECASE)
+_CLOSING = re.compile(
+    r"\b(thank you (?:all|everyone|so much) for (?:coming|joining|attending|being here|watching)|"
+    r"thanks (?:all|everyone|everybody) for (?:coming|joining|attending|being here|watching)|"
+    r"see you (?:all )?(?:at|in) the next|have a (?:great|good|nice) (?:day|evening|night|weekend))\b",
+    re.IGNORECASE,
+)
 _CUES = re.compile(
-    r"\b(share my screen|sharing my screen|see my screen|see my slides|over to you|hand it (?:over|off)|"
-    r"turn it over|pass it (?:over )?to|without further ado|take it away|floor is yours|let's get started|"
-    r"let's start|let's begin|get started|to wrap up|wrap (?:it|things) up|in conclusion|in summary|"
-    r"to summari[sz]e|thank you (?:all|everyone|so much) for|thanks (?:all|everyone) for|"
-    r"i'd like to introduce|please welcome|our speaker|today's speaker|welcome to)\b",
+    r"\b(let's get started|let's start|let's begin|get started|to wrap up|wrap (?:it|things) up|in conclusion|"
+    r"in summary|to summari[sz]e|i'd like to introduce|please welcome|our speaker|today's speaker|welcome to|"
+    r"let's (?:talk|look|move on) (?:about|at|to)|moving on to|next topic|next section)\b",
     re.IGNORECASE,
 )
 _QA = re.compile(
@@ -59,7 +89,7 @@ _QA = re.compile(
 _QUESTION_INTRO = re.compile(
     r"\b((?:first|next|another|last|final|one more|follow[- ]up|second|third) question|"
     r"question (?:is )?from|(?:someone|somebody|\w+) (?:asks|asked|is asking|wants to know)|"
-    r"the question (?:is|was))\b",
+    r"the question (?:is|was)|(?:has|have) a (?:great |good |quick )?question|question (?:about|around|on))\b",
     re.IGNORECASE,
 )
 
@@ -137,7 +167,8 @@ def _cosine(a: Counter, b: Counter) -> float:
 
 
 def _cue_strength(item: Sentence) -> float:
-    return 1.0 if _CUES.search(item.text) or _QA.search(item.text) else 0.0
+    text = item.text
+    return 1.0 if any(p.search(text) for p in (_CUES, _QA, _HANDOVER, _SCREEN, _CLOSING)) else 0.0
 
 
 def boundary_scores(items: Sequence[Sentence], *, use: Sequence[str] = FEATURES, window: int = 60) -> list[float]:
@@ -147,25 +178,57 @@ def boundary_scores(items: Sequence[Sentence], *, use: Sequence[str] = FEATURES,
     for i, item in enumerate(items):
         score = 0.0
         if "topic" in use:
-            score += depths[i] / top
+            score += WEIGHTS["topic"] * depths[i] / top
         if "pauses" in use:
-            score += min(item.pause, 3.0) / 3.0
+            score += WEIGHTS["pauses"] * min(item.pause, PAUSE_FULL) / PAUSE_FULL
         if "speakers" in use and i and item.speaker is not None and item.speaker != items[i - 1].speaker:
-            score += 0.5
+            score += WEIGHTS["speakers"]
         if "cues" in use:
-            score += _cue_strength(item)
+            score += WEIGHTS["cues"] * _cue_strength(item)
         scores.append(score)
     return scores
 
 
-# --------------------------------------------------------------------------- the Q&A
+# --------------------------------------------------------------------------- the talk's structure
+
+
+def turn_start(items: Sequence[Sentence], i: int, back: int = 3) -> int:
+    """The first sentence of the turn holding sentence ``i`` (a pause or a new speaker before it),
+    looking at most ``back`` sentences back."""
+    for k in range(i, max(0, i - back), -1):
+        if items[k].pause >= _TURN_PAUSE or items[k].speaker != items[k - 1].speaker:
+            return k
+    return max(0, i - back) if i - back > 0 else i
+
+
+def talk_start(items: Sequence[Sentence], duration: float) -> int | None:
+    """Where the speaker's talk begins: after a handover ("over to you"), or the turn that shares
+    the screen; the first such cue in the talk's first part."""
+    for i, item in enumerate(items[1:], start=1):
+        if item.start > TALK_BEFORE * duration:
+            break
+        if _HANDOVER.search(item.text) and i + 1 < len(items):
+            return i + 1
+        if _SCREEN.search(item.text):
+            return turn_start(items, i)
+    return None
+
+
+def closing(items: Sequence[Sentence], duration: float) -> int | None:
+    """The turn that thanks everyone for coming, in the talk's last part (the last such)."""
+    for i in range(len(items) - 1, 0, -1):
+        if items[i].start < CLOSING_AFTER * duration:
+            break
+        if _CLOSING.search(items[i].text):
+            return turn_start(items, i)
+    return None
 
 
 def qa_start(items: Sequence[Sentence], duration: float) -> int | None:
-    """The sentence where the Q&A begins: a Q&A cue or a first question in the talk's later part."""
+    """The sentence where the Q&A begins: a Q&A cue or a first question in the talk's second half."""
     for i, item in enumerate(items):
-        if item.start >= 0.35 * duration and (_QA.search(item.text) or _QUESTION_INTRO.search(item.text)):
-            return i
+        if item.start >= QA_FROM * duration and (_QA.search(item.text) or _QUESTION_INTRO.search(item.text)):
+            return turn_start(items, i)
     return None
 
 
@@ -175,7 +238,7 @@ def questions(items: Sequence[Sentence], first: int, min_gap: float) -> list[tup
     turn = first
     for i in range(first, len(items)):
         item = items[i]
-        if i > first and (item.pause >= 0.6 or item.speaker != items[i - 1].speaker):
+        if i > first and (item.pause >= _TURN_PAUSE or item.speaker != items[i - 1].speaker):
             turn = i
         intro = _QUESTION_INTRO.search(item.text)
         asked = item.text.rstrip(CLOSERS).endswith("?") and len(item.words) >= 4
@@ -216,8 +279,7 @@ def choose_boundaries(
 ) -> dict[int, str]:
     """Sentence index -> cue, for the sentences that start a chapter (always the first)."""
     chosen: dict[int, str] = {0: CUE_START}
-    fixed = _qa_boundaries(items, duration, options) if "cues" in use else {}
-    chosen.update(fixed)
+    chosen.update(_structure(items, duration, options) if "cues" in use else {})
     scores = boundary_scores(items, use=use, window=options.window_words)
     cut = statistics.fmean(scores) + options.threshold_sd * statistics.pstdev(scores) if len(scores) > 1 else 1.0
     for i in sorted(range(len(items)), key=lambda k: -scores[k]):
@@ -228,34 +290,49 @@ def choose_boundaries(
     return dict(sorted(chosen.items()))
 
 
-def _qa_boundaries(items: Sequence[Sentence], duration: float, options: ChapterOptions) -> dict[int, str]:
+def _structure(items: Sequence[Sentence], duration: float, options: ChapterOptions) -> dict[int, str]:
+    """The boundaries cue phrases fix: the talk's start, the Q&A and each question, the closing;
+    each at least ``min_question_seconds`` after the one before."""
+    found: dict[int, str] = {}
     first = qa_start(items, duration)
-    if first is None:
-        return {}
-    found = {first: CUE_QA}
-    for start, _ in questions(items, first, options.min_question_seconds):
-        if start != first and items[start].start - items[first].start < options.min_question_seconds:
-            continue
-        found[start] = CUE_QUESTION
-    return found
+    asked = questions(items, first, options.min_question_seconds) if first is not None else []
+    if first is not None and asked:  # "Q&A" said in passing: no Q&A without a question in it
+        found[first] = CUE_QA
+        found.update({start: CUE_QUESTION for start, _ in asked if start != first})
+    for index, cue in ((talk_start(items, duration), CUE_TALK), (closing(items, duration), CUE_CLOSING)):
+        if index is not None:
+            found.setdefault(index, cue)
+    kept: dict[int, str] = {0: CUE_START}
+    for i in sorted(found):
+        if items[i].start - items[max(kept)].start >= options.min_question_seconds:
+            kept[i] = found[i]  # (a first question just after the Q&A's start titles the Q&A chapter)
+    kept.pop(0)
+    return kept
 
 
 def titled(items: Sequence[Sentence], chosen: dict[int, str]) -> list[ProposedChapter]:
     """The chosen boundaries as chapters, each titled from its own words."""
     starts = sorted(chosen)
-    spans = [(a, b) for a, b in zip(starts, [*starts[1:], len(items)], strict=True)]
-    texts = [" ".join(s.text for s in items[a:b]) for a, b in spans]
-    asked = {}
+    spans = list(zip(starts, [*starts[1:], len(items)], strict=True))
+    fixed = {}
     for k, (a, b) in enumerate(spans):
-        if chosen[a] in (CUE_QUESTION, CUE_QA):
-            question = next((s.text for s in items[a : min(b, a + 4)] if s.text.rstrip(CLOSERS).endswith("?")), None)
-            if question is not None:
-                asked[k] = question_title(question)
-            elif chosen[a] == CUE_QA:
-                asked[k] = "Q&A"
-    plain = section_titles([t for k, t in enumerate(texts) if k not in asked], taken=asked.values())
-    titles = iter(plain)
+        title = _cue_title(items[a : min(b, a + 4)], chosen[a])
+        if title:
+            fixed[k] = title
+    texts = [" ".join(s.text for s in items[a:b]) for k, (a, b) in enumerate(spans) if k not in fixed]
+    plain = iter(section_titles(texts, taken=fixed.values()))
     return [
-        ProposedChapter(start=round(items[a].start, 2), title=asked[k] if k in asked else next(titles), cue=chosen[a])
+        ProposedChapter(start=round(items[a].start, 2), title=fixed[k] if k in fixed else next(plain), cue=chosen[a])
         for k, (a, _) in enumerate(spans)
     ]
+
+
+def _cue_title(head: Sequence[Sentence], cue: str) -> str | None:
+    """The title a chapter's cue gives it from its first sentences: the question it asks, the
+    closing's thanks, the opening's welcome; None: titled by its key phrase."""
+    if cue in (CUE_QUESTION, CUE_QA):
+        asked = next((s.text for s in head if s.text.rstrip(CLOSERS).endswith("?")), None)
+        return question_title(asked) if asked else ("Q&A" if cue == CUE_QA else None)
+    pattern = {CUE_CLOSING: _CLOSING, CUE_START: _WELCOME}.get(cue)
+    text = " ".join(s.text for s in head)
+    return phrase_title(text, pattern) if pattern is not None else None

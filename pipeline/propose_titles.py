@@ -134,6 +134,18 @@ _KEEP_FIRST = frozenset(
 )
 
 
+def phrase_title(text: str, pattern: re.Pattern[str]) -> str | None:
+    """The words from where ``pattern`` matches to the clause's end (at most six), in title case:
+    "thank you all for coming, and see you" -> "Thank You All for Coming"."""
+    match = pattern.search(text)
+    if not match:
+        return None
+    words = re.split(r"[.,;:!?]", text[match.start() :])[0].split()[:_MAX_PHRASE_WORDS + 1]
+    while words and words[-1].lower() in STOPWORDS:
+        words.pop()
+    return title_case(" ".join(words)) if len(words) >= 2 else None
+
+
 def _announced(text: str) -> str | None:
     """The subject a section announces in its first sentences ("let's talk about X" -> "X")."""
     match = _ANNOUNCE.search(text)

@@ -253,7 +253,9 @@ class RenderedPart:
 CUE_START = "start"  # the talk's first words
 CUE_QA = "qa"  # the Q&A begins ("any questions", "Q&A")
 CUE_QUESTION = "question"  # a question asked in the Q&A
-CUE_PHRASE = "phrase"  # a cue phrase: "let me share my screen", "thank you all", "over to you"
+CUE_TALK = "talk"  # the speaker's talk begins: "over to you", "let me share my screen"
+CUE_CLOSING = "closing"  # "thank you all for coming"
+CUE_PHRASE = "phrase"  # another cue phrase: "let's get started", "to wrap up", "welcome to"
 CUE_TOPIC = "topic"  # the words change (lexical cohesion), with a pause or a new speaker
 
 
