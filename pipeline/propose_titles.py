@@ -140,7 +140,7 @@ def phrase_title(text: str, pattern: re.Pattern[str]) -> str | None:
     match = pattern.search(text)
     if not match:
         return None
-    words = re.split(r"[.,;:!?]", text[match.start() :])[0].split()[:_MAX_PHRASE_WORDS + 1]
+    words = re.split(r"[.,;:!?]", text[match.start() :])[0].split()[: _MAX_PHRASE_WORDS + 1]
     while words and words[-1].lower() in STOPWORDS:
         words.pop()
     return title_case(" ".join(words)) if len(words) >= 2 else None
@@ -152,7 +152,7 @@ def _announced(text: str) -> str | None:
     if not match:
         return None
     phrase = re.split(r"[.,;:!?]| and then | so | because ", match.group(1))[0]
-    words = _strip_edges(phrase.split()[:_MAX_PHRASE_WORDS])
+    words = _strip_edges(_strip_edges(phrase.split())[: _MAX_PHRASE_WORDS + 1])
     if not words or not content_tokens(" ".join(words)):
         return None
     return " ".join(words)
