@@ -55,7 +55,7 @@ FEATURES = ("cues", "topic", "pauses", "speakers")
 _LONG_PAUSE = 1.0  # seconds of silence that end a sentence the model left without a full stop
 # Weights of the features in a boundary's score (each feature is 0..1), tuned on the evaluation
 # talks (README.md, "Proposed chapters"); a cue phrase alone is as strong as a deep topic shift.
-WEIGHTS = {"topic": 1.0, "pauses": 1.0, "speakers": 0.5, "cues": 1.0}
+WEIGHTS = {"topic": 0.5, "pauses": 1.5, "speakers": 0.5, "cues": 1.0}
 PAUSE_FULL = 2.0  # seconds: a pause this long scores fully
 QA_FROM = 0.5  # the Q&A begins in the talk's second half
 TALK_BEFORE = 0.4  # the speaker's talk begins (a handover, a shared screen) in the talk's first 40%
