@@ -225,15 +225,17 @@ def closing(items: Sequence[Sentence], duration: float) -> int | None:
 
 
 def qa_start(items: Sequence[Sentence], duration: float) -> int | None:
-    """The sentence where the Q&A begins: a Q&A cue or a first question in the talk's second half."""
+    """The turn where the Q&A begins: the first Q&A cue ("Q&A", "any questions") in the talk's second
+    half. ("The question is" alone is no Q&A: speakers ask themselves questions.)"""
     for i, item in enumerate(items):
-        if item.start >= QA_FROM * duration and (_QA.search(item.text) or _QUESTION_INTRO.search(item.text)):
+        if item.start >= QA_FROM * duration and _QA.search(item.text):
             return turn_start(items, i)
     return None
 
 
 def questions(items: Sequence[Sentence], first: int, min_gap: float) -> list[tuple[int, str]]:
-    """(sentence where the question's turn starts, the question's text) for each question of the Q&A."""
+    """(sentence where the question's turn starts, the question's text) for each question of the Q&A:
+    a sentence ending in "?" that opens a turn, or that a "next question" announces."""
     found: list[tuple[int, str]] = []
     turn = first
     for i in range(first, len(items)):
@@ -241,23 +243,24 @@ def questions(items: Sequence[Sentence], first: int, min_gap: float) -> list[tup
         if i > first and (item.pause >= _TURN_PAUSE or item.speaker != items[i - 1].speaker):
             turn = i
         intro = _QUESTION_INTRO.search(item.text)
-        asked = item.text.rstrip(CLOSERS).endswith("?") and len(item.words) >= 4
-        if not (asked or intro):
+        if not (_asks(item) or intro):
             continue
-        start = turn if (asked and i - turn <= 2) or intro else None
-        if start is None or (found and items[start].start - items[found[-1][0]].start < min_gap):
+        start = turn if intro or i - turn <= 2 else None
+        text = item.text if _asks(item) else _next_question(items, i)
+        if start is None or text is None or (found and items[start].start - items[found[-1][0]].start < min_gap):
             continue
-        text = item.text if asked else _next_question(items, i)
         found.append((start, text))
     return found
 
 
-def _next_question(items: Sequence[Sentence], i: int) -> str:
-    """The question a "next question" announces: its own sentence, or the next that asks."""
-    for item in items[i : i + 4]:
-        if item.text.rstrip(CLOSERS).endswith("?"):
-            return item.text
-    return items[i].text
+def _asks(item: Sentence) -> bool:
+    """A question of a few words at least ("Right?" asks nothing)."""
+    return item.text.rstrip(CLOSERS).endswith("?") and len(item.words) >= 4
+
+
+def _next_question(items: Sequence[Sentence], i: int) -> str | None:
+    """The question a "next question" announces: the next sentence that asks, within three."""
+    return next((item.text for item in items[i : i + 4] if _asks(item)), None)
 
 
 # --------------------------------------------------------------------------- choosing
@@ -296,7 +299,8 @@ def _structure(items: Sequence[Sentence], duration: float, options: ChapterOptio
     found: dict[int, str] = {}
     first = qa_start(items, duration)
     asked = questions(items, first, options.min_question_seconds) if first is not None else []
-    if first is not None and asked:  # "Q&A" said in passing: no Q&A without a question in it
+    # "Q&A" said in passing is no Q&A: its first question must follow within a minute
+    if first is not None and asked and items[asked[0][0]].start - items[first].start <= 60:
         found[first] = CUE_QA
         found.update({start: CUE_QUESTION for start, _ in asked if start != first})
     for index, cue in ((talk_start(items, duration), CUE_TALK), (closing(items, duration), CUE_CLOSING)):
@@ -331,7 +335,7 @@ def _cue_title(head: Sequence[Sentence], cue: str) -> str | None:
     """The title a chapter's cue gives it from its first sentences: the question it asks, the
     closing's thanks, the opening's welcome; None: titled by its key phrase."""
     if cue in (CUE_QUESTION, CUE_QA):
-        asked = next((s.text for s in head if s.text.rstrip(CLOSERS).endswith("?")), None)
+        asked = next((s.text for s in head if _asks(s)), None)
         return question_title(asked) if asked else ("Q&A" if cue == CUE_QA else None)
     pattern = {CUE_CLOSING: _CLOSING, CUE_START: _WELCOME}.get(cue)
     text = " ".join(s.text for s in head)

@@ -33,8 +33,12 @@ STOPWORDS = frozenset(
     thank thanks that that's the their them then there there's these they they're thing things think this
     those through to too uh um under until up us use very want was way we we'll we're we've well were what
     what's when where which while who why will with would yeah yes yet you you'll you're you've your yours
-    actually basically gonna wanna kinda first second next last new good great time today""".split()
+    actually basically gonna wanna kinda first second next last new good great time today
+    tell told comes come came might thought found look looks looking wherein little bit stuff many give gave
+    show showed start started try tried ask asked answer guess guys folks cool awesome""".split()
 )
+# The words a key phrase of three may hold in its middle ("Rules of Thumb", "Search and Replace").
+_JOINERS = frozenset("of and for in on".split())
 # Kept lower case inside a title (not at its start).
 _SMALL = frozenset("a an and as at but by for from in into of on or the to via vs with".split())
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'&+-]*|\d+")
@@ -151,7 +155,7 @@ def _announced(text: str) -> str | None:
     match = _ANNOUNCE.search(text)
     if not match:
         return None
-    phrase = re.split(r"[.,;:!?]| and then | so | because ", match.group(1))[0]
+    phrase = re.split(r"[.,;:!?]| and then | so | because | is | are | was | will ", match.group(1))[0]
     words = _strip_edges(_strip_edges(phrase.split())[: _MAX_PHRASE_WORDS + 1])
     if not words or not content_tokens(" ".join(words)):
         return None
@@ -166,8 +170,11 @@ def _phrases(text: str) -> list[tuple[str, ...]]:
         for n in (1, 2, 3):
             for i in range(len(words) - n + 1):
                 gram = words[i : i + n]
-                if _edge_ok(gram[0]) and _edge_ok(gram[-1]):
-                    found.append(tuple(gram))
+                if not (_edge_ok(gram[0]) and _edge_ok(gram[-1])) or len({w.lower() for w in gram}) < n:
+                    continue
+                if n == 3 and not (_edge_ok(gram[1]) or gram[1].lower() in _JOINERS):
+                    continue
+                found.append(tuple(gram))
     return found
 
 
