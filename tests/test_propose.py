@@ -155,3 +155,12 @@ def test_fill_timestamps_fills_an_empty_block_under_its_heading(tmp_path):
     page.write_text("# T\n\n```\n## Timestamps\n```\n\n## Transcript")
     assert fill_timestamps(page, [Chapter(0.0, "Start"), Chapter(61.0, "Rust")]).changed
     assert page.read_text() == "# T\n\n```\n## Timestamps\n00:00 Start\n01:01 Rust\n```\n\n## Transcript"
+
+
+def test_boundary_scores_match_one_to_one_within_the_tolerance_and_skip_the_start():
+    human = [0.0, 60.0, 120.0, 300.0]
+    score = score_boundaries([0.3, 55.0, 70.0, 125.0, 400.0], human, 15.0)
+    # 55 takes 60 (70 is farther), 125 takes 120; 400 matches nothing; 300 is missed; the starts do not count
+    assert (score.proposed, score.truth, score.hits) == (4, 3, 2)
+    assert score.precision == 0.5 and score.recall == pytest.approx(2 / 3)
+    assert score_boundaries([0.0], [0.0], 15.0).f1 == 1.0  # a talk of one chapter, proposed as one
