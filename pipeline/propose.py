@@ -7,9 +7,10 @@ CONTRACT (other modules rely on these names; keep them):
   the words to use instead of the transcription's (the glossary's spellings, speaker labels).
 - ``sentences(words) -> list[Sentence]``: the words cut at sentence ends, long pauses and
   changes of speaker; every boundary the proposals consider is a sentence start.
-- ``boundary_scores(sentences, *, use=FEATURES) -> list[float]``: how strongly the talk
-  changes before each sentence, from the features named in ``use`` (the evaluation script
-  scores each alone against human chapters).
+- ``boundary_scores(sentences, *, use=FEATURES, window, weights=WEIGHTS) -> list[float]``: how
+  strongly the talk changes before each sentence, from the features named in ``use`` (the
+  evaluation script scores each alone against human chapters, and tunes ``WEIGHTS``).
+- ``choose_boundaries(sentences, duration, options, *, use, weights) -> {index: cue}``.
 
 How a boundary is found (measured in README.md, "Proposed chapters"):
 
@@ -32,7 +33,7 @@ import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .config import ChapterOptions
@@ -171,20 +172,26 @@ def _cue_strength(item: Sentence) -> float:
     return 1.0 if any(p.search(text) for p in (_CUES, _QA, _HANDOVER, _SCREEN, _CLOSING)) else 0.0
 
 
-def boundary_scores(items: Sequence[Sentence], *, use: Sequence[str] = FEATURES, window: int = 60) -> list[float]:
+def boundary_scores(
+    items: Sequence[Sentence],
+    *,
+    use: Sequence[str] = FEATURES,
+    window: int = 100,
+    weights: Mapping[str, float] = WEIGHTS,
+) -> list[float]:
     depths = cohesion_depths(items, window) if "topic" in use else [0.0] * len(items)
     top = max(depths, default=0.0) or 1.0
     scores = []
     for i, item in enumerate(items):
         score = 0.0
         if "topic" in use:
-            score += WEIGHTS["topic"] * depths[i] / top
+            score += weights["topic"] * depths[i] / top
         if "pauses" in use:
-            score += WEIGHTS["pauses"] * min(item.pause, PAUSE_FULL) / PAUSE_FULL
+            score += weights["pauses"] * min(item.pause, PAUSE_FULL) / PAUSE_FULL
         if "speakers" in use and i and item.speaker is not None and item.speaker != items[i - 1].speaker:
-            score += WEIGHTS["speakers"]
+            score += weights["speakers"]
         if "cues" in use:
-            score += WEIGHTS["cues"] * _cue_strength(item)
+            score += weights["cues"] * _cue_strength(item)
         scores.append(score)
     return scores
 
@@ -278,12 +285,17 @@ def propose_chapters(
 
 
 def choose_boundaries(
-    items: Sequence[Sentence], duration: float, options: ChapterOptions, *, use: Sequence[str] = FEATURES
+    items: Sequence[Sentence],
+    duration: float,
+    options: ChapterOptions,
+    *,
+    use: Sequence[str] = FEATURES,
+    weights: Mapping[str, float] = WEIGHTS,
 ) -> dict[int, str]:
     """Sentence index -> cue, for the sentences that start a chapter (always the first)."""
     chosen: dict[int, str] = {0: CUE_START}
     chosen.update(_structure(items, duration, options) if "cues" in use else {})
-    scores = boundary_scores(items, use=use, window=options.window_words)
+    scores = boundary_scores(items, use=use, window=options.window_words, weights=weights)
     cut = statistics.fmean(scores) + options.threshold_sd * statistics.pstdev(scores) if len(scores) > 1 else 1.0
     for i in sorted(range(len(items)), key=lambda k: -scores[k]):
         if scores[i] < cut:

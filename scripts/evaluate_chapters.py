@@ -16,12 +16,18 @@ and 30 s (``evalkit.boundaries``; the talk's start is no boundary) of
 Also: questions of a Q&A found (a proposed boundary within 15 s), proposed titles beside the
 human ones for ``--titles N`` talks, and headings without a word (must be 0).
 
+``--tune`` searches the weights and thresholds instead (``TUNE_GRID``) on the same cached words:
+the best mean F1@15 on all the talks, and, tuned on every other talk and scored on the rest (and
+the other way round), the held-out F1@15 that says how much of it is fitted to these talks.
+
     .venv/bin/python scripts/evaluate_chapters.py [--only NAME ...] [--work DIR] [--titles 3] [--out FILE]
+    .venv/bin/python scripts/evaluate_chapters.py --tune [--talks DIR ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import shutil
@@ -36,6 +42,8 @@ from evalkit.truth import Truth, load_truth
 
 REPO = evalkit.REPO
 METHODS = ("proposed", "topic", "cues", "pauses", "sections", "even")
+# --tune: threshold_sd, pause weight, topic weight, window_words (min_seconds stays 30)
+TUNE_GRID = {"threshold_sd": (0.5, 1.0, 1.5), "pauses": (0.5, 1.0, 1.5), "topic": (0.5, 1.0), "window": (40, 60, 100)}
 TOLERANCES = (15.0, 30.0)
 _QA_TITLE = re.compile(r"\bq ?& ?a\b|\bquestions?\b", re.IGNORECASE)
 
@@ -116,6 +124,34 @@ def score_talk(truth: Truth, transcription, config) -> dict:
     return row
 
 
+def tuned_f1(talks: list[tuple[Truth, object]], config, setting: tuple) -> float:
+    """Mean F1@15 of the proposed boundaries under one grid ``setting``."""
+    from pipeline import propose
+
+    sd, pauses, topic, window = setting
+    options = config.replace("chapters", threshold_sd=sd, window_words=window).chapters
+    weights = {**propose.WEIGHTS, "pauses": pauses, "topic": topic}
+    f1 = []
+    for truth, transcription in talks:
+        items = propose.sentences(transcription.words)  # type: ignore[attr-defined]
+        chosen = propose.choose_boundaries(items, truth.duration, options, weights=weights)
+        f1.append(score_boundaries([items[i].start for i in chosen], [c.start for c in truth.chapters], 15.0).f1)
+    return statistics.fmean(f1)
+
+
+def tune(talks: list[tuple[Truth, object]], config) -> None:
+    grid = list(itertools.product(*TUNE_GRID.values()))
+    names = " / ".join(TUNE_GRID)
+    best = max(grid, key=lambda g: tuned_f1(talks, config, g))
+    print(f"all {len(talks)} talks: best ({names}) = {best}: F1@15 {tuned_f1(talks, config, best):.3f}")
+    halves = [talks[0::2], talks[1::2]]
+    for k in (0, 1):
+        chosen = max(grid, key=lambda g: tuned_f1(halves[k], config, g))
+        fitted, held = tuned_f1(halves[k], config, chosen), tuned_f1(halves[1 - k], config, chosen)
+        print(f"tuned on {', '.join(t.name for t, _ in halves[k])}: {chosen}, F1@15 {fitted:.3f}")
+        print(f"  held out ({', '.join(t.name for t, _ in halves[1 - k])}): F1@15 {held:.3f}")
+
+
 def print_table(rows: list[dict]) -> None:
     head = "| talk | min | human | " + " | ".join(f"{m} F1@15/30 (n)" for m in METHODS) + " | Q&A found |"
     print(head)
@@ -145,26 +181,28 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.config import load_config
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--talks", type=Path, default=evalkit.EVAL_TALKS)
+    parser.add_argument("--talks", type=Path, nargs="+", default=[evalkit.EVAL_TALKS])
     parser.add_argument("--only", nargs="*", help="talk names (default: every talk built)")
     parser.add_argument("--work", type=Path, default=REPO / "eval" / "chapters", help="pages and caches per talk")
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--config", help="a TOML overlay, e.g. to try other [chapters] settings")
     parser.add_argument("--titles", type=int, default=3, help="show proposed beside human titles for N talks")
     parser.add_argument("--out", type=Path, help="write the rows as JSON")
+    parser.add_argument("--tune", action="store_true", help="search the weights instead (see TUNE_GRID)")
     args = parser.parse_args(argv)
 
     config = load_config(args.config)
-    folders = sorted(p.parent for p in args.talks.glob("*/truth.json"))
+    folders = sorted(p.parent for talks in args.talks for p in talks.glob("*/truth.json"))
     if args.only:
         folders = [f for f in folders if f.name in args.only]
     if not folders:
         print(f"no talks under {args.talks}: build them with scripts/make_eval_set.py", file=sys.stderr)
         return 2
-    rows = []
-    for folder in folders:
-        truth = load_truth(folder)
-        rows.append(score_talk(truth, transcription_for(truth, args.work, args.model), config))
+    talks = [(truth, transcription_for(truth, args.work, args.model)) for truth in map(load_truth, folders)]
+    if args.tune:
+        tune(talks, config)
+        return 0
+    rows = [score_talk(truth, transcription, config) for truth, transcription in talks]
     print_table(rows)
     print_titles(rows, args.titles)
     if args.out:
