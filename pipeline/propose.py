@@ -29,6 +29,7 @@ scores: a talk that changes often gets more chapters. Pure functions: no model, 
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import statistics
@@ -154,9 +155,9 @@ def cohesion_depths(items: Sequence[Sentence], window: int) -> list[float]:
         if offsets[i] < window // 3 or len(flat) - offsets[i] < window // 3:
             depths.append(0.0)  # too few words on one side to compare
             continue
-        near = [j for j in range(len(items)) if abs(offsets[j] - offsets[i]) <= window]
-        left = max(cohesion[j] for j in near if j <= i)
-        right = max(cohesion[j] for j in near if j >= i)
+        lo = bisect.bisect_left(offsets, offsets[i] - window)
+        hi = bisect.bisect_right(offsets, offsets[i] + window)
+        left, right = max(cohesion[lo : i + 1]), max(cohesion[i:hi])
         depths.append(left + right - 2 * value)
     return depths
 
