@@ -20,7 +20,7 @@ How a boundary is found (measured in README.md, "Proposed chapters"):
   question"), each a chapter of its own titled by the question;
 - **topic shifts**: lexical cohesion, TextTiling-like: the content words of ~``window``
   words before and after each sentence start compared (cosine); a deep valley is a shift;
-- **pauses** and **changes of speaker** (when the words carry speakers).
+- **pauses**; changes of speaker (when the words carry speakers) end sentences and open turns.
 
 Boundaries are taken strongest first while at least ``min_seconds`` from each other
 (questions: ``min_question_seconds``), as long as they stand out from the talk's own
@@ -56,8 +56,10 @@ from .utils import CLOSERS, SENTENCE_END
 FEATURES = ("cues", "topic", "pauses", "speakers")
 _LONG_PAUSE = 1.0  # seconds of silence that end a sentence the model left without a full stop
 # Weights of the features in a boundary's score (each feature is 0..1), tuned on the evaluation
-# talks (README.md, "Proposed chapters"); a cue phrase alone is as strong as a deep topic shift.
-WEIGHTS = {"topic": 0.5, "pauses": 1.5, "speakers": 0.5, "cues": 1.0}
+# talks (README.md, "Proposed chapters"). A change of speaker alone scores nothing: with the true
+# turns, weight 0.5 lowered F1 (Q&A and panels change speaker every few sentences); turns still
+# end sentences and open the Q&A's questions.
+WEIGHTS = {"topic": 0.5, "pauses": 1.5, "speakers": 0.0, "cues": 1.0}
 PAUSE_FULL = 2.0  # seconds: a pause this long scores fully
 QA_FROM = 0.5  # the Q&A begins in the talk's second half
 TALK_BEFORE = 0.4  # the speaker's talk begins (a handover, a shared screen) in the talk's first 40%

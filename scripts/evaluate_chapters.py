@@ -8,6 +8,8 @@ change costs seconds. Per talk and on average: boundary precision, recall and F1
 and 30 s (``evalkit.boundaries``; the talk's start is no boundary) of
 
 - ``proposed``: ``propose.choose_boundaries`` with every feature (the shipped method);
+- ``turns``: the same with each word given its speaker from the truth (what a perfect
+  diarizer, ``--speakers``, would add);
 - ``topic``, ``cues``, ``pauses``: the same choice from one feature alone (``pauses`` is the
   "pauses alone" baseline);
 - ``sections``: today's ~10-minute sections (``align.align`` with no chapters);
@@ -41,7 +43,7 @@ from evalkit.boundaries import found_within, score_boundaries
 from evalkit.truth import Truth, load_truth
 
 REPO = evalkit.REPO
-METHODS = ("proposed", "topic", "cues", "pauses", "sections", "even")
+METHODS = ("proposed", "turns", "topic", "cues", "pauses", "sections", "even")
 # --tune: threshold_sd, pause weight, topic weight, window_words (min_seconds stays 30)
 TUNE_GRID = {"threshold_sd": (0.5, 1.0, 1.5), "pauses": (0.5, 1.0, 1.5), "topic": (0.5, 1.0), "window": (40, 60, 100)}
 TOLERANCES = (15.0, 30.0)
@@ -78,10 +80,26 @@ def method_starts(method: str, transcription, truth: Truth, config) -> list[floa
     if method == "even":
         n = len(truth.chapters)
         return [truth.duration * k / n for k in range(n)]
-    items = propose.sentences(transcription.words)
+    words = true_speakers(transcription.words, truth) if method == "turns" else transcription.words
+    items = propose.sentences(words)
     duration = max(transcription.audio_duration, truth.duration)
-    use = propose.FEATURES if method == "proposed" else (method, "speakers")
+    use = propose.FEATURES if method in ("proposed", "turns") else (method, "speakers")
     return [items[i].start for i in propose.choose_boundaries(items, duration, config.chapters, use=use)]
+
+
+def true_speakers(words: list, truth: Truth) -> list:
+    """The words, each with the speaker of the utterance its middle falls in (0, 1, ... by first turn)."""
+    import bisect
+    import dataclasses
+
+    order: dict[str, int] = {}
+    starts = [u.start for u in truth.utterances]
+    out = []
+    for word in words:
+        k = bisect.bisect_right(starts, (word.start + word.end) / 2) - 1
+        speaker = truth.utterances[max(k, 0)].speaker
+        out.append(dataclasses.replace(word, speaker=order.setdefault(speaker, len(order))))
+    return out
 
 
 def qa_questions(truth: Truth) -> list[float]:
