@@ -56,7 +56,8 @@ _QUESTION_LEAD = re.compile(
 # A phrase that announces a section's subject: "let's talk about X", "the next topic is X".
 _ANNOUNCE = re.compile(
     r"\b(?:talk(?:ing)? about|speak(?:ing)? about|tell you about|look(?:ing)? at|move on to|moving on to|"
-    r"dive into|get into|introduce|(?:topic|section|part|step|thing) (?:is|will be))\s+(.+)",
+    r"dive into|get into|introduce|show(?:ing)? you(?: how to)?|go(?:ing)? over|walk you through|"
+    r"(?:topic|section|part|step|thing) (?:is|will be))\s+(.+)",
     re.IGNORECASE,
 )
 _MAX_QUESTION_WORDS = 14
@@ -115,17 +116,18 @@ def question_title(text: str) -> str:
     words = asked.rstrip("?.! ").split()
     if len(words) > _MAX_QUESTION_WORDS:
         words = words[:_MAX_QUESTION_WORDS]
-    words = _strip_edges(words)
+    words = _strip_edges(words, _KEEP_FIRST)
     if not words:
         return "Q&A"
     return "Q&A - " + title_case(" ".join(words)).rstrip(",;:") + "?"
 
 
-def _strip_edges(words: list[str]) -> list[str]:
-    """Drop fillers and dangling function words at either end ("so", "and", "of the")."""
+def _strip_edges(words: list[str], keep_first: frozenset[str] = frozenset()) -> list[str]:
+    """Drop fillers and dangling function words at either end ("so", "and", "of the"), but for a
+    first word in ``keep_first`` (a question's "how")."""
     bare = [w.strip(",;:.!?\"'()").lower() for w in words]
     lo, hi = 0, len(words)
-    while lo < hi and (bare[lo] in STOPWORDS and bare[lo] not in _KEEP_FIRST or not bare[lo]):
+    while lo < hi and (bare[lo] in STOPWORDS and bare[lo] not in keep_first or not bare[lo]):
         lo += 1
     while hi > lo and (bare[hi - 1] in STOPWORDS or not bare[hi - 1]):
         hi -= 1
@@ -157,8 +159,8 @@ def _announced(text: str) -> str | None:
         return None
     phrase = re.split(r"[.,;:!?]| and then | so | because | is | are | was | will ", match.group(1))[0]
     words = _strip_edges(_strip_edges(phrase.split())[: _MAX_PHRASE_WORDS + 1])
-    if not words or not content_tokens(" ".join(words)):
-        return None
+    if len(words) < 2 or len({w.lower() for w in words}) < len(words) or not content_tokens(" ".join(words)):
+        return None  # one word ("how easy it is" -> "easy") says less than the key phrase
     return " ".join(words)
 
 
