@@ -194,7 +194,7 @@ def section_titles(sections: Sequence[str], taken: Iterable[str] = ()) -> list[s
     used = {t.lower() for t in taken}
     titles = []
     for text, counts in zip(sections, counted, strict=True):
-        head = " ".join(re.split(r"(?<=[.!?])\s+", text)[:3])
+        head = " ".join(re.split(r"(?<=[.!?])\s+", text)[:5])
         title = _announced(head)
         if title is None or title.lower() in used:
             title = _key_phrase(counts, df, len(sections), used) or _first_words(text)

@@ -45,6 +45,8 @@ def render_transcript(parts: Sequence[RenderedPart], *, model: str, date: str, l
         note += "check names and punctuation.*"
     if any(part.speakers for part in parts):
         note = note[:-1] + " Speaker labels are machine guesses: check who says what.*"
+    if any(part.proposed for part in parts):
+        note = note[:-1] + " The headings are proposed by this tool from the talk: check their times and titles.*"
     blocks = [note]
     for index, (part, placed) in enumerate(zip(parts, placed_parts, strict=True), start=1):
         url, label, alignment = part.url, part.label, part.alignment

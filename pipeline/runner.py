@@ -386,7 +386,9 @@ class Runner:
         outcome = _outcome(page, parts, status="done", timings=timings, flags=rendered.flags)
         outcome.warnings.extend(rendered.warnings)
         try:
-            written = steps.write_page(page, rendered.body, self.cache, self.config, self.date, self.hooks)
+            written = steps.write_page(
+                page, rendered.body, self.cache, self.config, self.date, self.hooks, proposed=rendered.proposed
+            )
         except pages_mod.PageError as e:
             return dataclasses.replace(outcome, status="failed", reason=f"write: {e.reason}")
         except Exception as e:

@@ -245,6 +245,7 @@ class RenderedPart:
     alignment: Alignment
     flags: list[Flag] = field(default_factory=list)
     speakers: dict[int, str] = field(default_factory=dict)  # speaker index -> label ("Ty", "Speaker 2")
+    proposed: bool = False  # its chapters were proposed by this tool (propose.py), not the page's
 
 
 # --------------------------------------------------------------------------- proposed chapters

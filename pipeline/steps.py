@@ -32,6 +32,7 @@ from . import flags as flags_stage
 from . import glossary as glossary_stage
 from . import naming as naming_stage
 from . import pages as pages_mod
+from . import propose as propose_stage
 from . import render as render_stage
 from . import speakers as speakers_stage
 from . import transcribe as transcribe_stage
@@ -39,7 +40,7 @@ from .cache import Cache, TranscriptEntry
 from .config import Config, RunOptions
 from .context import PromptContext
 from .hooks import StageHooks
-from .schema import Chapter, RenderedPart
+from .schema import Chapter, ProposedChapter, RenderedPart
 
 ModelProvider = Callable[[], transcribe_stage.LoadedModel]
 EngineProvider = Callable[[], speakers_stage.Engine]
@@ -102,6 +103,7 @@ class Rendered:
     warnings: tuple[str, ...]
     flags: int
     seconds: float
+    proposed: tuple[ProposedChapter, ...] = ()  # a one-video page's proposed chapters (for --fill-timestamps)
 
 
 class FetchFailed(RuntimeError):
@@ -358,19 +360,26 @@ def render_page(
         warnings: list[str] = []
         flag_count = 0
         rendered_parts = []
+        proposed: list[ProposedChapter] = []
         for video, transcription in parts:
             chapters, warning = chapters_for(page, video, cache)
+            proposed = [] if chapters else propose_stage.propose_chapters(transcription, config.chapters)
+            if proposed:
+                chapters = [c.to_chapter() for c in proposed]
+                warning = f"{video.url}: no chapters on the page or the video; proposed {len(proposed)} from the talk"
             warnings.extend([warning] if warning else [])
             alignment = align_stage.align(transcription, chapters, config.align)
             warnings.extend(alignment.warnings)
             flags = flags_stage.flag_segments(transcription.segments, config.flags)
             flag_count += len(flags)
             labels = speaker_labels(page, video, transcription)
-            rendered_parts.append(RenderedPart(video.url, video.label, alignment, flags, labels))
+            part = RenderedPart(video.url, video.label, alignment, flags, labels, proposed=bool(proposed))
+            rendered_parts.append(part)
         body = render_stage.render_transcript(
             rendered_parts, model=config.model.name, date=date, link_times=config.render.link_times
         )
-    return Rendered(body, tuple(warnings), flag_count, aligning.seconds)
+    filled = tuple(proposed) if len(parts) == 1 else ()
+    return Rendered(body, tuple(warnings), flag_count, aligning.seconds, filled)
 
 
 @dataclass(frozen=True)
@@ -379,10 +388,23 @@ class Written:
     seconds: float
 
 
-def write_page(page: pages_mod.Page, body: str, cache: Cache, config: Config, date: str, hooks: StageHooks) -> Written:
-    """Write the draft into the page, unless the page changed since the scan."""
+def write_page(
+    page: pages_mod.Page,
+    body: str,
+    cache: Cache,
+    config: Config,
+    date: str,
+    hooks: StageHooks,
+    *,
+    proposed: tuple[ProposedChapter, ...] = (),
+) -> Written:
+    """Write the draft into the page, unless the page changed since the scan; with
+    ``[chapters] fill_timestamps``, also the ``proposed`` chapters over its placeholder timestamps."""
     with hooks.stage("write", page, traced=False) as writing:
         skipped = _write_unless_changed(page, body, cache, config, date, hooks)
+        if skipped is None and proposed and config.chapters.fill_timestamps and page.source is not None:
+            with cache.page_lock(page.source):
+                pages_mod.fill_timestamps(page.source, proposed)
     return Written(skipped, writing.seconds)
 
 

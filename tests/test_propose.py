@@ -165,3 +165,17 @@ def test_boundary_scores_match_one_to_one_within_the_tolerance_and_skip_the_star
     assert (score.proposed, score.truth, score.hits) == (4, 3, 2)
     assert score.precision == 0.5 and score.recall == pytest.approx(2 / 3)
     assert score_boundaries([0.0], [0.0], 15.0).f1 == 1.0  # a talk of one chapter, proposed as one
+
+
+def test_fill_page_leaves_a_page_with_human_chapters_as_it_is(tmp_path):
+    from pipeline.pages import read_page
+    from pipeline.proposals import VideoProposals, fill_page
+    from pipeline.schema import ProposedChapter
+
+    seed = next(SEEDS.glob("001_*.txt"))
+    page = tmp_path / "095-joseph-ml-security.md"
+    page.write_bytes(seed.read_bytes())
+    parsed = read_page(page)
+    found = [VideoProposals(parsed.videos[0], [ProposedChapter(0.0, "Start")])]
+    assert "has its own chapters" in fill_page(parsed, found)
+    assert page.read_bytes() == seed.read_bytes()
