@@ -6,7 +6,8 @@ CONTRACT (other modules rely on these names; keep them):
   ``propose.propose_chapters`` finds in its words: from the cached transcription when ``run``
   left one (same model, options and page context: the same cache entry), else by the same
   download and transcription steps as ``run`` (cached for the next run). The words get the
-  glossary's spellings first, as the draft's do, so the titles match the draft's headings.
+  glossary's spellings first, and with ``--speakers`` the turns ``run`` cached, as the draft's
+  do, so the proposals match the draft's headings.
 - ``fill_page(page_path, found) -> str``: ``--fill-timestamps``: what was done, in one line.
 
 Raises ``ProposalError`` (one line) for a page that cannot be read or a video that cannot be
@@ -61,6 +62,9 @@ def page_proposals(page_path: str | Path, config: Config) -> tuple[pages_mod.Pag
     found = []
     for video, job in zip(page.videos, jobs, strict=True):
         transcription = steps.apply_glossary(_transcription(job, runner), runner.glossary)
+        turns = steps.cached_turns(job)  # --speakers: the turns run cached (never diarized here)
+        if turns is not None:
+            transcription = steps.with_speakers(transcription, turns)
         found.append(VideoProposals(video, propose_stage.propose_chapters(transcription, config.chapters)))
     return page, found
 
