@@ -22,7 +22,6 @@ import math
 from collections.abc import Sequence
 
 from .config import AlignOptions
-from .schema import CHAPTER as CHAPTER  # re-exported: the kinds and types used to be defined here
 from .schema import LEAD, NO_SPEECH, SECTION, AlignedChapter, Alignment, Chapter, Paragraph, Transcription, Word
 from .utils import CLOSERS, SENTENCE_END, format_timestamp
 

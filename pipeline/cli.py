@@ -126,8 +126,9 @@ def run(
     flags: dict[ConfigFlag, Any] | None = None,
 ) -> None:
     """Transcribe every page that needs it and write the drafts into the pages."""
+    from .plan import Selection
     from .progress import RichObserver, summary_table
-    from .runner import Selection, run_batch
+    from .runner import run_batch
 
     config = _build_config(config_file, flags or {})
     selection = Selection(force=force or config.run.force, limit=limit, shard=_parse_shard(shard), dry_run=dry_run)
@@ -183,7 +184,7 @@ def status(
     flags: dict[ConfigFlag, Any] | None = None,
 ) -> None:
     """What a run would do (with the same model and options), and what the cache already holds; runs nothing."""
-    from .runner import Selection, plan
+    from .plan import Selection, plan
 
     config = _build_config(config_file, flags or {})
     try:

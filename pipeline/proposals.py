@@ -5,9 +5,10 @@ CONTRACT (other modules rely on these names; keep them):
 - ``page_proposals(page_path, config) -> list[VideoProposals]``: per video, the chapters
   ``propose.propose_chapters`` finds in its words: from the cached transcription when ``run``
   left one (same model, options and page context: the same cache entry), else by the same
-  download and transcription steps as ``run`` (cached for the next run). The words get the
-  glossary's spellings first, and with ``--speakers`` the turns ``run`` cached, as the draft's
-  do, so the proposals match the draft's headings.
+  download and transcription steps as ``run`` (cached for the next run). The words are the
+  page's words as ``run`` makes them (``steps.page_words``: the glossary's spellings, and with
+  ``--speakers`` the turns ``run`` cached; never diarized here), so the proposals match the
+  draft's headings.
 - ``fill_page(page_path, found) -> str``: ``--fill-timestamps``: what was done, in one line.
 
 Raises ``ProposalError`` (one line) for a page that cannot be read or a video that cannot be
@@ -22,10 +23,13 @@ from pathlib import Path
 from . import pages as pages_mod
 from . import propose as propose_stage
 from . import steps
-from .cache import Cache
+from . import transcribe as transcribe_stage
 from .config import Config, ConfigError
-from .download import DownloadError
-from .schema import ProposedChapter, Video
+from .download_errors import DownloadError
+from .hooks import StageHooks, Trace
+from .job import JobMaker, Lazy, VideoJob, cache_of, lazy_model
+from .schema import ProposedChapter, Transcription, Video
+from .utils import one_line
 
 
 class ProposalError(Exception):
@@ -52,33 +56,36 @@ def page_proposals(page_path: str | Path, config: Config) -> tuple[pages_mod.Pag
         raise ProposalError(str(e)) from None
     if not page.videos:
         raise ProposalError(f"{page.path}: no video on the page")
-    from .runner import Runner
-
+    cache = cache_of(config, None)
     try:
-        runner = Runner(config, Cache.at(config.run.cache_dir or None))
-        jobs = [runner.job(page, video) for video in page.videos]
+        maker = JobMaker(config, cache)
+        jobs = [maker.job(page, video) for video in page.videos]
     except (ConfigError, DownloadError) as e:
-        raise ProposalError(f"{page.path}: {steps.one_line(e)}") from None
+        raise ProposalError(f"{page.path}: {one_line(e)}") from None
+    hooks = StageHooks(None, Trace.from_environment())
+    model = lazy_model(config, hooks)  # loaded only if some video's words are not cached
     found = []
-    for video, job in zip(page.videos, jobs, strict=True):
-        transcription = steps.apply_glossary(_transcription(job, runner), runner.glossary)
-        turns = steps.cached_turns(job)  # --speakers: the turns run cached (never diarized here)
-        if turns is not None:
-            transcription = steps.with_speakers(transcription, turns)
-        found.append(VideoProposals(video, propose_stage.propose_chapters(transcription, config.chapters)))
+    for job in jobs:
+        transcription = _transcription(job, model, config, hooks)
+        words = steps.page_words(job, transcription, steps.cached_turns(job), maker.glossary)
+        found.append(VideoProposals(job.video, propose_stage.propose_chapters(words.transcription, config.chapters)))
     return page, found
 
 
-def _transcription(job: steps.VideoJob, runner):
-    cached = steps.transcribe_stage.read_cached(job.transcript.path, job.transcript.fingerprint)
+def _transcription(
+    job: VideoJob, model: Lazy[transcribe_stage.LoadedModel], config: Config, hooks: StageHooks
+) -> Transcription:
+    """The video's words as ``run`` cached them, else transcribed now by ``run``'s own steps (and cached)."""
+    cached = job.transcript.read()
     if cached is not None:
         return cached
+    cache = cache_of(config, None)
     try:
-        done = steps.video_step(job, lambda: runner.model, runner.cache, runner.config, runner.hooks)
+        done = steps.video_step(job, model, cache, config, hooks)
     except Exception as e:  # a failed download or prepare, the model
-        raise ProposalError(f"{job.page.path}: cannot transcribe its video: {steps.one_line(e)}") from None
-    if not runner.config.run.keep_audio:
-        steps.remove_audio(job, runner.cache)
+        raise ProposalError(f"{job.page.path}: cannot transcribe its video: {one_line(e)}") from None
+    if not config.run.keep_audio:
+        steps.remove_audio(job, cache)
     return done.transcription
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -64,3 +64,17 @@ def repeat_count(tokens: Sequence[str], i: int, n: int) -> int:
     while list(tokens[i + repeats * n : i + (repeats + 1) * n]) == gram:
         repeats += 1
     return repeats
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line: its message with the white space folded, or its type's name."""
+    text = str(error).strip() or type(error).__name__
+    return " ".join(text.split())
+
+
+def add_timings(total: Mapping[str, float], more: Mapping[str, float]) -> dict[str, float]:
+    """The two stage timings added up, stage by stage (a new dict)."""
+    merged = dict(total)
+    for stage, seconds in more.items():
+        merged[stage] = merged.get(stage, 0.0) + seconds
+    return merged

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pipeline import config
-from pipeline.align import CHAPTER, LEAD, SECTION, align, ends_sentence, metadata_chapters
+from pipeline.align import align, ends_sentence, metadata_chapters
 from pipeline.pages import Chapter
-from pipeline.transcribe import Segment, Transcription, Word
+from pipeline.schema import CHAPTER, LEAD, SECTION, Segment, Transcription, Word
 
 OPTIONS = config.load_config().align
 

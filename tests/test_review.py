@@ -19,16 +19,8 @@ from pathlib import Path
 import pytest
 from pipeline import pages
 from pipeline.config import load_config
-from pipeline.review import (
-    PageChangedError,
-    ReviewError,
-    Word,
-    align_words,
-    open_review,
-    paragraph_markdown,
-    parse_draft,
-    save_edits,
-)
+from pipeline.draft import Word, paragraph_markdown, parse_draft
+from pipeline.review import PageChangedError, ReviewError, align_words, open_review, save_edits
 from pipeline.review_server import ReviewServer
 
 import reviewlib  # scripts/ (pytest's pythonpath): shared with the screenshot and the benchmark

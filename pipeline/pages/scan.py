@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..schema import NOT_AN_EVENT, Page, Video
 from .companions import CompanionIndex
-from .lines import PageError, _read_text
-from .parse import _state, parse_page
+from .lines import PageError, read_text
+from .parse import page_state, parse_page
 
 
 def read_page(path: str | Path, *, root: str | Path | None = None, companions: CompanionIndex | None = None) -> Page:
@@ -29,7 +29,7 @@ def read_page(path: str | Path, *, root: str | Path | None = None, companions: C
             shown = str(path)
     else:
         shown = str(path)
-    text = _read_text(path, shown)
+    text = read_text(path, shown)
     index = companions if companions is not None else CompanionIndex()
     page = parse_page(text, path=shown, source=path, companions=index.for_page(path, root_path))
     page.root = root_path  # local media a page names must lie under it (steps.media_location)
@@ -92,4 +92,4 @@ def _drop_borrowed_embeds(pages: list[Page]) -> None:
                 keep.append(v)
         if len(keep) != len(p.videos):
             p.videos = keep
-            p.state = _state(p)
+            p.state = page_state(p)

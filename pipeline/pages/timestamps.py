@@ -20,8 +20,8 @@ from pathlib import Path
 
 from ..schema import Chapter, ProposedChapter, WriteResult
 from ..utils import atomic_write_bytes, format_timestamp
-from .chapters import _PLACEHOLDER_RE, _chapter_line
-from .lines import _clean, _eol_of, _heading, _Line, _read_text, _split_lines
+from .chapters import PLACEHOLDER_RE, chapter_line
+from .lines import Line, clean, eol_of, parse_heading, read_text, split_lines
 
 _TIMESTAMPS_RE = re.compile(r"^\s*#{1,4}\s*timestamps?\s*:?\s*$", re.IGNORECASE)
 
@@ -38,32 +38,32 @@ class _TimestampsBlock:
 
 
 def _is_placeholder(text: str) -> bool:
-    s = _clean(text).strip()
-    line = _chapter_line(s)
+    s = clean(text).strip()
+    line = chapter_line(s)
     if line is not None:
-        return line.start is None or not line.title or bool(_PLACEHOLDER_RE.search(line.title))
-    return bool(_PLACEHOLDER_RE.search(s))
+        return line.start is None or not line.title or bool(PLACEHOLDER_RE.search(line.title))
+    return bool(PLACEHOLDER_RE.search(s))
 
 
-def _blocks(lines: list[_Line]) -> list[_TimestampsBlock]:
+def _blocks(lines: list[Line]) -> list[_TimestampsBlock]:
     """Each ``## Timestamps`` line (in a fence or a real heading) and the lines under it: to its
     fence's end, or (unfenced) to the next heading or the first line that is neither."""
     blocks = []
     for i, line in enumerate(lines):
-        if not _TIMESTAMPS_RE.match(_clean(line.text)):
+        if not _TIMESTAMPS_RE.match(clean(line.text)):
             continue
         block = _TimestampsBlock(heading=i)
         for j in range(i + 1, len(lines)):
             below = lines[j]
             if (line.fenced and (below.fence_id != line.fence_id or below.is_fence_marker)) or (
-                not line.fenced and (below.fenced or _heading(below.text))
+                not line.fenced and (below.fenced or parse_heading(below.text))
             ):
                 break
             if not below.text.strip():
                 continue
             if _is_placeholder(below.text):
                 block.placeholders.append(j)
-            elif _chapter_line(_clean(below.text).strip()) is not None or line.fenced:
+            elif chapter_line(clean(below.text).strip()) is not None or line.fenced:
                 block.human = True
             else:
                 break  # prose after an unfenced block (the issue-92 link) is not part of it
@@ -73,15 +73,15 @@ def _blocks(lines: list[_Line]) -> list[_TimestampsBlock]:
 
 def fill_timestamps(path: str | Path, chapters: Sequence[Chapter | ProposedChapter]) -> WriteResult:
     path = Path(path)
-    text = _read_text(path, path)
-    lines = _split_lines(text)
+    text = read_text(path, path)
+    lines = split_lines(text)
     blocks = _blocks(lines)
     if any(b.human for b in blocks):  # a human's list (or ours, filled before) anywhere: leave the page alone
         return WriteResult(str(path), changed=False)
     target = next((b for b in blocks if b.placeholders), None) or next(iter(blocks), None)
     if target is None or not chapters:
         return WriteResult(str(path), changed=False)
-    eol = _eol_of(text)
+    eol = eol_of(text)
     new = eol.join(timestamp_lines(chapters))
     if target.placeholders:
         first = lines[target.placeholders[0]]
