@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import download as download_stage
 from . import pages as pages_mod
 from . import propose as propose_stage
 from . import steps
@@ -62,6 +63,8 @@ def page_proposals(page_path: str | Path, config: Config) -> tuple[pages_mod.Pag
         jobs = [maker.job(page, video) for video in page.videos]
     except (ConfigError, DownloadError) as e:
         raise ProposalError(f"{page.path}: {one_line(e)}") from None
+    if any(not job.transcript.path.is_file() for job in jobs):
+        _check(config)
     hooks = StageHooks(None, Trace.from_environment())
     model = lazy_model(config, hooks)  # loaded only if some video's words are not cached
     found = []
@@ -70,6 +73,16 @@ def page_proposals(page_path: str | Path, config: Config) -> tuple[pages_mod.Pag
         words = steps.page_words(job, transcription, steps.cached_turns(job), maker.glossary)
         found.append(VideoProposals(job.video, propose_stage.propose_chapters(words.transcription, config.chapters)))
     return page, found
+
+
+def _check(config: Config) -> None:
+    """As ``run`` does before any download: a setting that cannot work is a ConfigError (exit 2)."""
+    download_stage.check_options(config.download)
+    try:
+        transcribe_stage.device_and_compute(config.model)
+        transcribe_stage.locate_model(config.model.name)
+    except transcribe_stage.ModelError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _transcription(

@@ -109,3 +109,12 @@ def test_run_with_fill_timestamps_writes_the_draft_and_the_block_in_one_go(draft
     head, _ = before.split(PLACEHOLDER)
     assert text.startswith(head + b"00:00 Welcome to Data Umbrella\n00:14 ")
     assert pages.read_transcript(fresh) == pages.read_transcript(page)
+
+
+def test_chapters_refuses_a_setting_that_cannot_work_before_any_download(tmp_path):
+    page = placeholder_page(tmp_path / "site")
+    result = cli("chapters", str(page), "--model", "no-such-model", "--cache-dir", str(tmp_path / "cache"))
+    assert result.returncode == 2 and "config error" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "cache" / "media").exists()  # nothing was fetched
+    missing = cli("chapters", str(tmp_path / "no-such-page.md"))
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
