@@ -215,8 +215,16 @@ def status(
     )
 
 
+# The options that make run's words for a video (its cache entry), fetch it, and fill the page.
+_CHAPTERS_FLAGS = (
+    *("--model", "--device", "--compute-type", "--cpu-threads", "--batch-size", "--beam-size", "--language"),
+    *("--context", "--cache-dir", "--glossary", "--speakers", "--num-speakers", "--fill-timestamps"),
+    *("--cookies", "--cookies-from-browser", "--sleep-requests", "--sleep-interval", "--rate-limit", "--retries"),
+)
+
+
 @app.command()
-@config_flags(exclude_sections=("review",))  # the options that make run's transcription (its cache entry)
+@config_flags(*_CHAPTERS_FLAGS)
 def chapters(
     page: Path = typer.Argument(..., help="An event page."),
     config_file: Path | None = ConfigOpt,
