@@ -35,7 +35,7 @@ STOPWORDS = frozenset(
     what's when where which while who why will with would yeah yes yet you you'll you're you've your yours
     actually basically gonna wanna kinda first second next last new good great time today
     tell told comes come came might thought found look looks looking wherein little bit stuff many give gave
-    show showed start started try tried ask asked answer guess guys folks cool awesome""".split()
+    show showed start started try tried ask asked answer guess guys folks cool awesome y'all went makes made""".split()
 )
 # The words a key phrase of three may hold in its middle ("Rules of Thumb", "Search and Replace").
 _JOINERS = frozenset("of and for in on".split())
@@ -187,7 +187,8 @@ def _edge_ok(word: str) -> bool:
 
 def section_titles(sections: Sequence[str], taken: Iterable[str] = ()) -> list[str]:
     """A title for each section's text: what it announces, else its key phrase; no two alike."""
-    counted = [Counter(_phrases(text)) for text in sections]
+    # A part's subject is named early: a phrase said in its first HEAD_WORDS words counts EARLY times over.
+    counted = [Counter(_phrases(text)) + _early(text) for text in sections]
     df: Counter[tuple[str, ...]] = Counter()
     for counts in counted:
         df.update({_key(p) for p in counts})
@@ -202,6 +203,15 @@ def section_titles(sections: Sequence[str], taken: Iterable[str] = ()) -> list[s
         used.add(title.lower())
         titles.append(title)
     return titles
+
+
+HEAD_WORDS = 30
+EARLY = 3
+
+
+def _early(text: str) -> Counter:
+    head = " ".join(text.split()[:HEAD_WORDS])
+    return Counter({p: n * (EARLY - 1) for p, n in Counter(_phrases(head)).items()}) if EARLY > 1 else Counter()
 
 
 def _key(phrase: tuple[str, ...]) -> tuple[str, ...]:

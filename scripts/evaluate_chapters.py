@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import re
 import shutil
 import statistics
@@ -39,7 +40,7 @@ import sys
 from pathlib import Path
 
 import evalkit
-from evalkit.boundaries import found_within, score_boundaries
+from evalkit.boundaries import found_within, matched, score_boundaries
 from evalkit.truth import Truth, load_truth
 
 REPO = evalkit.REPO
@@ -135,6 +136,7 @@ def score_talk(truth: Truth, transcription, config) -> dict:
     questions = qa_questions(truth)
     row["qa"] = {"questions": len(questions), "found": found_within(questions, [c.start for c in chapters], 15.0)}
     row["untitled"] = sum(not re.search(r"[A-Za-z]{2}", c.title) for c in chapters)
+    row["title_words"] = shared_title_words(chapters, truth, transcription)
     row["titles"] = {
         "proposed": [(round(c.start, 1), c.title) for c in chapters],
         "human": [(round(c.start, 1), c.title) for c in truth.chapters],
@@ -170,6 +172,28 @@ def tune(talks: list[tuple[Truth, object]], config) -> None:
         print(f"  held out ({', '.join(t.name for t, _ in halves[1 - k])}): F1@15 {held:.3f}")
 
 
+def shared_title_words(chapters, truth: Truth, transcription) -> dict:
+    """Of the proposed chapters within 15 s of a human one (the talk's start included), how many
+    share a content word (stemmed) with its human title: a rough check that the title names the part;
+    beside it, the same for a baseline title, the chapter's first three content words."""
+    from pipeline.propose_titles import content_tokens
+
+    pairs = matched([c.start for c in chapters], [c.start for c in truth.chapters], 15.0)
+    titles = {c.start: c.title for c in chapters}
+    human = {c.start: set(content_tokens(c.title)) for c in truth.chapters}
+    starts = [c.start for c in chapters] + [math.inf]
+    words = transcription.words
+    first = {
+        a: content_tokens(" ".join(w.text for w in words if a <= w.start < b))[:3]
+        for a, b in zip(starts, starts[1:], strict=False)
+    }
+    return {
+        "matched": len(pairs),
+        "shared": sum(bool(set(content_tokens(titles[p])) & human[t]) for p, t in pairs),
+        "first_words": sum(bool(set(first[p]) & human[t]) for p, t in pairs),
+    }
+
+
 def print_table(rows: list[dict]) -> None:
     head = "| talk | min | human | " + " | ".join(f"{m} F1@15/30 (n)" for m in METHODS) + " | Q&A found |"
     print(head)
@@ -183,6 +207,12 @@ def print_table(rows: list[dict]) -> None:
         for m in METHODS
     ]
     print("| **mean** | | | " + " | ".join(means) + " | |")
+    shared = sum(r["title_words"]["shared"] for r in rows)
+    pairs = sum(r["title_words"]["matched"] for r in rows)
+    first = sum(r["title_words"]["first_words"] for r in rows)
+    print(f"titles sharing a content word with the human title they match: {shared}/{pairs}", end="")
+    print(f" (a chapter's first three content words: {first}/{pairs})")
+    print(f"headings without a word: {sum(r['untitled'] for r in rows)}")
 
 
 def print_titles(rows: list[dict], count: int) -> None:
