@@ -10,6 +10,7 @@ without loading another stage. The stages produce and consume them:
 - align: ``Alignment`` of ``AlignedChapter``\\s (of one of the kinds below) of
   ``Paragraph``\\s;
 - flags: ``Flag``;
+- propose: ``ProposedChapter`` (for a page and video without chapters);
 - render: takes one ``RenderedPart`` per video.
 """
 
@@ -265,7 +266,7 @@ class ProposedChapter:
     """A chapter this tool proposes for a talk whose page and video have none."""
 
     start: float  # seconds: where its first sentence starts in the audio
-    title: str  # words of the talk, in title case ("Q&A - How Does One Get Into AI Security?")
+    title: str  # words of the talk, in title case ("Q&A - How Does One Get into AI Security?")
     cue: str = CUE_TOPIC
 
     def to_chapter(self) -> Chapter:

@@ -13,8 +13,10 @@ Per video (``runner`` calls them from its threads; a remote executor calls
   :func:`with_speakers` and :func:`speaker_labels`), labels computed once and carried;
 - :func:`remove_audio`, :func:`write_exports`: what follows.
 
-Per page: :func:`render_page` (align, flag, render: each video's :class:`VideoWords`)
-and :func:`write_page`.
+Per page: :func:`render_page` (align, flag, render: each video's :class:`VideoWords`; a
+video without chapters on its page or in its metadata gets chapters proposed from its words)
+and :func:`write_page` (with ``--fill-timestamps``, also those proposals over the page's
+placeholder timestamps).
 
 No step changes a record it was given: each returns a new one, so records never
 pass half-filled between threads.
