@@ -32,7 +32,8 @@ from pathlib import Path
 import platformdirs
 from filelock import FileLock
 
-from .config import ConfigError, TranscribeOptions
+from .config import TranscribeOptions
+from .utils import writable_folder
 
 APP_NAME = "du-transcripts"
 
@@ -85,11 +86,7 @@ class Cache:
     @classmethod
     def at(cls, path: str | Path | None) -> Cache:
         """The cache at ``path`` (created if missing), or the user's cache folder when None or empty."""
-        root = Path(path).expanduser() if path else default_cache_dir()
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as e:  # a file in the way, no permission, a read-only disk
-            raise ConfigError(f"cache folder {root}: cannot create it ({e.strerror or type(e).__name__})") from None
+        root = writable_folder(path or default_cache_dir(), "--cache-dir", create=True)
         return cls(root.resolve())
 
     # -- download -------------------------------------------------------------------

@@ -20,6 +20,7 @@ from .config import Config, ConfigError
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: wraps at any width, never cuts an option's name
     no_args_is_help=True,
     help="First-draft transcripts for Data Umbrella event pages.",
 )
@@ -270,14 +271,14 @@ def review(
     # The draft's own model by default: its cached words are the ones that time the draft.
     values[model_flag] = values[model_flag] or draft_model(page)
     config = _build_config(config_file, values)
-    if not 0 <= config.review.port <= 65535:
-        _config_error(ConfigError(f"[review] port {config.review.port}: not between 0 and 65535"))
     try:
         session = open_review(page, config)
         status = serve(session, port=config.review.port, open_browser=config.review.open_browser)
     except ReviewError as e:
         err_console.print(f"[red]error[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(1) from None
+    except ConfigError as e:  # e.g. a --cache-dir that cannot be written
+        _config_error(e)
     raise typer.Exit(status)
 
 

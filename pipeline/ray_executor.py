@@ -29,6 +29,7 @@ import functools
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections import deque
@@ -54,6 +55,8 @@ Finish = Callable[[list[pages_mod.Page], Callable[[PageOutcome], PageOutcome]], 
 RAY_MISSING = "--executor ray needs Ray: pip install 'du-transcripts[ray]'"
 # A cluster this run starts itself holds only small results (a transcription is a few MB), never audio.
 LOCAL_OBJECT_STORE_BYTES = 200 * 1024 * 1024
+# How long a cluster's address may take to accept a connection before the run is refused.
+ADDRESS_PROBE_SECONDS = 10.0
 
 
 def import_ray() -> Any:
@@ -169,8 +172,6 @@ def worker_shape(run: RunOptions, cluster: dict[str, float]) -> tuple[int, int, 
     gpus_in_cluster = float(cluster.get("GPU", 0.0))
     cpus_in_cluster = float(cluster.get("CPU", 1.0))
     gpus = _gpus_per_worker(run.gpus_per_worker, gpus_in_cluster)
-    if run.workers < 0:
-        raise ConfigError("--workers must be 0 (as many as the cluster holds) or more")
     cpus = max(1, run.cpus_per_worker)
     if run.workers > 0:
         count = run.workers
@@ -269,11 +270,43 @@ class WorkerPool:
             return VideoResult(job.key, error=f"worker: {type(e).__name__}: {one_line(e)[:300]}")
 
 
+def check_address(address: str, timeout: float = ADDRESS_PROBE_SECONDS) -> None:
+    """Refuse, in one line, a cluster address where no Ray cluster answers: ``ray.init`` would retry
+    for minutes (and hold Ctrl-C) before saying so. "" (start Ray here) and "auto" pass.
+
+    Ray's GCS (and the Ray Client server of ``ray://``) speaks gRPC: a listener that does not answer
+    HTTP/2's opening with its SETTINGS is something else (unless the cluster uses TLS)."""
+    if address in ("", "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as connection:
+            grpc = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true") or _answers_http2(connection)
+    except (OSError, ValueError) as e:
+        reason = "no answer" if isinstance(e, TimeoutError) else (getattr(e, "strerror", None) or str(e))
+        raise ConfigError(f"--ray-address {address}: cannot reach a Ray cluster there ({reason})") from None
+    if not grpc:
+        raise ConfigError(f"--ray-address {address}: something listens there, but not a Ray cluster")
+
+
+# HTTP/2's client preface and an empty SETTINGS frame; a gRPC server answers with its own SETTINGS.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _answers_http2(connection: socket.socket) -> bool:
+    connection.sendall(_HTTP2_PREFACE)
+    frame = b""
+    while len(frame) < 9 and (chunk := connection.recv(9 - len(frame))):
+        frame += chunk
+    return len(frame) == 9 and frame[3] == 0x04  # a frame header of type SETTINGS
+
+
 def connect(ray: Any, address: str, cpus_wanted: int | None = None) -> bool:
     """Join the cluster at ``address``, or start one on this machine; True when this call started Ray."""
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # an offline tool: no usage reports
+    check_address(address)
     common: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "include_dashboard": False}
     for attempt in range(2):  # a local start gives its raylet 30 s, which a loaded machine can miss once
         try:

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import download as download_stage
-from . import export as export_stage
 from . import pages as pages_mod
 from . import speakers as speakers_stage
 from . import steps
@@ -44,7 +43,7 @@ from .locations import site_of
 from .plan import SKIP, TODO, UNREADABLE, PagePlan, Selection, plan_pages
 from .report import STAGES, PageOutcome, RunReport, VideoOutcome
 from .steps import Fetched, VideoWords
-from .utils import add_timings, one_line
+from .utils import add_timings, one_line, writable_folder
 
 Amend = Callable[[PageOutcome], PageOutcome]
 
@@ -96,11 +95,6 @@ class Runner:
         self._strikes_lock = threading.Lock()
         self.date = draft_date()
         self.jobs = JobMaker(config, cache)
-        unknown = set(config.run.export) - set(export_stage.FORMATS)
-        if unknown:
-            raise ConfigError(
-                f"--export: unknown format(s) {', '.join(sorted(unknown))} (known: {', '.join(export_stage.FORMATS)})"
-            )
 
     @property
     def observer(self) -> Observer:
@@ -152,10 +146,9 @@ class Runner:
         executor = self.config.run.executor
         if executor == "local":
             return self.process_pages
-        if executor != "ray":
-            raise ConfigError(f"--executor: unknown executor {executor!r} (use local or ray)")
         from . import ray_executor  # only for --executor ray: a local run imports nothing of Ray
 
+        ray_executor.check_address(self.config.run.ray_address)  # --dry-run too: a run would refuse it
         if check_extra:
             ray_executor.import_ray()  # without the extra: one line, before any page is scanned or fetched
         return functools.partial(
@@ -167,6 +160,8 @@ class Runner:
         options, the device and compute type, the model's files (when some video needs it) and,
         with --speakers, the speakers extra and its options."""
         download_stage.check_options(self.config.download)
+        if self.config.run.export and self.config.run.export_dir:
+            writable_folder(self.config.run.export_dir, "--export-dir", create=False)
         if self.config.speakers.enabled:
             try:
                 speakers_stage.check_available(self.config.speakers)

@@ -318,7 +318,8 @@ def write_exports(
     page = Path(job.page.path).with_suffix("")
     urls = [v.url for v in job.page.videos]
     part = f".part{urls.index(job.url) + 1}" if len(urls) > 1 and job.url in urls else ""
-    folder = Path(run.export_dir) / page.parent if run.export_dir else cache.export_dir(job.key)
+    export_dir = run.export_dir
+    folder = export_stage.mirrored_folder(export_dir, job.page.path) if export_dir else cache.export_dir(job.key)
     written = export_stage.write_exports(transcription, folder, page.name + part, run.export, labels=labels)
     return [str(p) for p in written]
 

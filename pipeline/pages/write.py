@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..schema import WriteResult
 from ..utils import atomic_write_bytes
-from .lines import Line, PageError, eol_of, read_text, split_lines
+from .lines import MAX_PAGE_BYTES, Line, PageError, eol_of, read_text, split_lines
 from .section import (
     DRAFT_END,
     DRAFT_START,
@@ -113,11 +113,15 @@ def _with_section(text: str, lines: list[Line], head: int, sec: Section, body: s
 def _write_page(path: Path, new_text: str) -> None:
     """Replace the page's text atomically: through a symlink to its target, never over a read-only file."""
     target = Path(os.path.realpath(path))  # a symlink stays a link: its target gets the new text
+    data = new_text.encode("utf-8")
+    if len(data) > MAX_PAGE_BYTES:  # a page this tool could no longer read
+        limit = MAX_PAGE_BYTES // (1024 * 1024)
+        raise PageError(path, f"the page would hold {len(data):,} bytes, over the {limit} MB a page may; not written")
     try:
         mode = target.stat().st_mode
         if not mode & 0o222 or not os.access(target, os.W_OK):
             raise PageError(path, "the page is read-only; not overwritten")
-        atomic_write_bytes(target, new_text.encode("utf-8"))
+        atomic_write_bytes(target, data)
     except OSError as e:
         raise PageError(path, f"cannot write: {e.strerror or e}") from None
 
