@@ -27,9 +27,10 @@ from .page import write_page
 from .render import NOISE_RMS_DBFS, SPEECH_RMS_DBFS, encode_opus
 
 SAMPLE_RATE = 16000
-# anoisesrc's pink noise at amplitude 1 has an RMS of -14.1 dBFS (measured: 20 s, seed 1).
-PINK_RMS_AT_FULL_DBFS = -14.1
-MUSIC_AMPLITUDE = 0.06  # each of the chord's three sines: about -24 dBFS in all, the clean beds' music level
+# anoisesrc's pink noise at amplitude 1, high-passed at 100 Hz, has an RMS of -17.5 dBFS (measured: 20 s,
+# seeds 0-2). The high-pass keeps the noise where the codec keeps it: Opus in VoIP mode drops the rumble.
+PINK_RMS_AT_FULL_DBFS = -17.5
+MUSIC_AMPLITUDE = 0.115  # each of the chord's three sines: about -24 dBFS in all, the clean beds' music level
 JUMP_SECONDS = (45.0, 120.0)  # how long a level holds before it jumps
 
 
@@ -39,7 +40,8 @@ class Condition:
     description: str
     bitrate: str = "32k"  # Opus, VoIP mode
     echo: tuple[tuple[int, float], ...] = ()  # (delay ms, decay) of each reflection
-    snr_db: float | None = None  # steady pink noise this many dB under the speech level
+    snr_db: float | None = None  # steady pink noise this many dB under the speech level (before the codec,
+    # which takes about 2 dB more off the noise)
     quiet_db: float = 0.0  # every voice but the first to speak this many dB quieter
     jumps_db: float = 0.0  # the level moves to a random gain within +/- this, every 45-120 s
     stretch: str = ""  # "music" | "noise": inserted before the middle part
@@ -121,10 +123,15 @@ def insertion_point(truth: Truth) -> float:
     return round((before + start) / 2, 3)
 
 
+def pink_noise(amplitude: float, seed: int, seconds: float) -> str:
+    source = f"anoisesrc=color=pink:seed={seed}:amplitude={amplitude:.5f}:sample_rate={SAMPLE_RATE}:d={seconds:.3f}"
+    return f"{source},highpass=f=100"
+
+
 def stretch_source(kind: str, seconds: int, seed: int) -> str:
     if kind == "noise":
         amplitude = 10 ** ((NOISE_RMS_DBFS - PINK_RMS_AT_FULL_DBFS) / 20)
-        return f"anoisesrc=color=pink:seed={seed + 1}:amplitude={amplitude:.5f}:sample_rate={SAMPLE_RATE}:d={seconds}"
+        return f"{pink_noise(amplitude, seed + 1, seconds)}"
     # Two chords of three sines, changing every 2 s, each note struck and fading as the clean beds' music.
     chord_a = "+".join(f"sin(2*PI*{f}*t)" for f in (220.0, 277.2, 329.6))
     chord_b = "+".join(f"sin(2*PI*{f}*t)" for f in (196.0, 246.9, 293.7))
@@ -147,10 +154,7 @@ def filter_graph(truth: Truth, condition: Condition, insert_at: float) -> str:
     last = "speech"
     if condition.snr_db is not None:
         amplitude = 10 ** ((SPEECH_RMS_DBFS - condition.snr_db - PINK_RMS_AT_FULL_DBFS) / 20)
-        graph.append(
-            f"anoisesrc=color=pink:seed={condition.seed}:amplitude={amplitude:.5f}:sample_rate={SAMPLE_RATE}"
-            f":d={truth.duration + 1:.3f},{fmt}[noise]"
-        )
+        graph.append(f"{pink_noise(amplitude, condition.seed, truth.duration + 1)},{fmt}[noise]")
         graph.append("[speech][noise]amix=inputs=2:duration=first:normalize=0[mixed]")
         last = "mixed"
     if condition.jumps_db:
@@ -170,7 +174,9 @@ def filter_graph(truth: Truth, condition: Condition, insert_at: float) -> str:
         graph.append(f"{stretch_source(condition.stretch, condition.stretch_seconds, condition.seed)},{fmt}[gap]")
         graph.append("[a][gap][b]concat=n=3:v=0:a=1[joined]")
         last = "joined"
-    graph.append(f"[{last}]anull[out]")
+    # aecho rings on past the end: the recording ends where the talk does.
+    seconds = truth.duration + (condition.stretch_seconds if condition.stretch else 0)
+    graph.append(f"[{last}]atrim=end={seconds:.3f}[out]")
     return ";".join(graph)
 
 
