@@ -51,3 +51,20 @@ def test_real_speech_flag_spans_mark_the_words_under_them(jfk_transcription):
     assert (score.errors, score.found, score.flagged_wrong, score.flagged) == (1, 1, 1, 1)
     # A flag elsewhere finds nothing.
     assert score_flags(reference, flagged_words(words, [(words[0].start, words[0].end)])).found == 0
+
+
+def test_dropped_words_are_counted_against_their_speaker():
+    from evalkit.dropped import dropped_by_speaker
+    from evalkit.truth import TrueChapter, Truth, Utterance
+
+    said = [
+        Utterance(0, "Host", "v1", 0.0, 2.0, "Welcome to the talk everyone."),
+        Utterance(0, "Guest", "v2", 2.5, 5.0, "Thank you, it is good to be here."),
+        Utterance(0, "Host", "v1", 5.5, 7.0, "Let us begin."),
+    ]
+    truth = Truth("t", 7.0, False, [TrueChapter("All", 0.0, 7.0, 0, "")], said, [])
+    # The guest's quiet words mostly lost, one host word misheard (a substitution, not a drop).
+    host, guest = dropped_by_speaker(truth, "Welcome to the talk everyone. Good. Let us begun.")
+    assert (host.speaker, host.words, host.dropped) == ("Host", 8, 0)
+    assert (guest.speaker, guest.words, guest.dropped) == ("Guest", 8, 7)
+    assert guest.share == 7 / 8
