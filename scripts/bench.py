@@ -5,7 +5,7 @@ a recording condition is a talk of its own, ``NAME-zoom``), each configuration r
 process (its own peak memory: the kernel's ru_maxrss, see evalkit.run_measured):
 
 - bare ``WhisperModel.transcribe`` (``seq-*``) and ``BatchedInferencePipeline.transcribe``
-  (``batch-*``, batch 8), beam 1 and 5, with Silero VAD (``-vad``) and without (the batched
+  (``batch-*``, batch 8 or --batch-size), beam 1 and 5, with Silero VAD (``-vad``) and without (the batched
   pipeline cannot run without VAD or given spans, so it has no such row);
 - ``pipeline``: ``python -m pipeline run`` on the talk's page at the configuration's defaults, its
   audio served over loopback, from an empty cache (download, prepare, transcribe, align and write
@@ -77,6 +77,7 @@ class Measurement:
 
 def bare_settings(base: evalkit.BareSettings, config: str) -> evalkit.BareSettings:
     batch, beam, vad = BARE[config]
+    batch = base.batch_size if batch > 1 and base.batch_size > 1 else batch  # --batch-size N: batch-* at N
     return evalkit.BareSettings(**{**asdict(base), "batch_size": batch, "beam_size": beam, "vad_filter": vad})
 
 
@@ -219,6 +220,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", help="auto, cpu or cuda (default: the config's)")
     parser.add_argument("--compute-type", help="e.g. int8, float16 (default: the config's, auto)")
     parser.add_argument("--cpu-threads", type=int, help="CPU threads, 0 = one per core (default: the config's)")
+    parser.add_argument("--batch-size", type=int, help="batch size of batch-* and the pipeline (default: the config's)")
     choices = [*BARE, *PIPELINE]
     parser.add_argument(
         "--configs",
@@ -236,6 +238,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def write_results(path: Path, base: evalkit.BareSettings, results: list[dict]) -> None:
+    from pipeline.utils import atomic_write_text
+
+    data = {"settings": asdict(base), "cpus": os.cpu_count(), "argv": sys.argv[1:], "talks": results}
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
@@ -246,13 +255,15 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(args.config).replace(
         "model", name=args.model, device=args.device, compute_type=args.compute_type, cpu_threads=args.cpu_threads
     )
-    base = evalkit.BareSettings.from_config(config)
-    args.model_args = [
-        f
-        for flag, v in (("--model", args.model), ("--device", args.device), ("--compute-type", args.compute_type))
-        if v
-        for f in (flag, v)
-    ]
+    base = evalkit.BareSettings.from_config(config.replace("transcribe", batch_size=args.batch_size))
+    given = (
+        ("--model", args.model),
+        ("--device", args.device),
+        ("--compute-type", args.compute_type),
+        ("--cpu-threads", args.cpu_threads),
+        ("--batch-size", args.batch_size),
+    )
+    args.model_args = [f for flag, v in given if v is not None for f in (flag, str(v))]
     talks = args.talks or [HELD_OUT if (HELD_OUT / "truth.json").is_file() else FALLBACK]
     bad = [str(t) for t in talks if not (t / "audio.ogg").is_file() or not (t / "truth.json").is_file()]
     if bad:
@@ -280,10 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                 "measurements": [asdict(m) for m in measurements],
             }
         )
-    from pipeline.utils import atomic_write_text
-
-    data = {"settings": asdict(base), "cpus": os.cpu_count(), "argv": sys.argv[1:], "talks": results}
-    atomic_write_text(args.out, json.dumps(data, indent=2) + "\n")
+        write_results(args.out, base, results)  # after every talk: a long run keeps what it measured
     print(f"wrote {args.out}", file=sys.stderr)
     return 0 if all(m["error"] is None for r in results for m in r["measurements"]) else 1
 
