@@ -92,8 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         name = work_dir.parent.name
         if not (args.talks / name / "truth.json").is_file():
             continue
+        try:
+            segments, words = talk_words(work_dir)
+        except ValueError as e:  # a run that failed or is still going
+            print(f"skipped: {e}", file=sys.stderr)
+            continue
         truths[name] = evalkit.load_truth(args.talks / name)
-        runs.append((name, *talk_words(work_dir)))
+        runs.append((name, segments, words))
     if not runs:
         print(f"tune_flags: no runs in {args.work_dir}/*/{args.run} (run scripts/bench.py first)", file=sys.stderr)
         return 2
