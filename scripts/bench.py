@@ -57,6 +57,8 @@ PIPELINE = {
     "pipeline-seq-b5": {"batch_size": 1, "beam_size": 5},
     "pipeline-no-context": {"use_page_context": False},
     "pipeline-no-repair": {"repair_gaps": 0.0},
+    "pipeline-b5-no-context": {"beam_size": 5, "use_page_context": False},
+    "pipeline-b5-repair-1s": {"beam_size": 5, "repair_gaps": 1.0},
 }
 DEFAULT_CONFIGS = [*BARE, "pipeline"]
 
