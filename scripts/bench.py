@@ -210,6 +210,28 @@ def print_talk(talk: str, seconds: float, measurements: list[Measurement], summa
         )
 
 
+def markdown(results: list[dict]) -> str:
+    """The results as one Markdown table: a row per talk and configuration."""
+    lines = [
+        "| talk | configuration | WER | invented | wall s | peak MB | in chapter | flags P/R/cov |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        for m in r["measurements"]:
+            f = m["flags"]
+            flags = f"{pct(f['precision'])} / {pct(f['recall'])} / {pct(f['coverage'])}" if f else ""
+            invented = "" if m["invented"] is None else str(m["invented"])
+            cells = [r["talk"], m["config"], pct(m["wer"]), invented, f"{m['wall']:.1f}", f"{m['peak_rss_mb']:.0f}"]
+            lines.append("| " + " | ".join([*cells, pct(m["in_chapter"]), flags]) + " |")
+        s = r["summary"]
+        if s:
+            lines.append(
+                f"| {r['talk']} | **pipeline - best bare ({s['best_bare']})** | "
+                f"{s['wer_points_over_best']:+.2f} pt | | x{s['wall_ratio_to_best']} | | | |"
+            )
+    return "\n".join(lines)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=(__doc__ or "").split("\n\n")[0],
@@ -236,8 +258,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--work-dir", type=Path, default=REPO / "eval" / "bench-work", help="the pipeline runs' folders"
     )
     parser.add_argument("--out", type=Path, default=REPO / "eval" / "bench.json", help="JSON results")
+    parser.add_argument("--show", type=Path, metavar="JSON", help="print a saved --out file as Markdown and exit")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+def bench_talk(talk: Path, args: argparse.Namespace, base: evalkit.BareSettings) -> dict:
+    """Every configuration on one talk, its table printed; the talk's results as JSON data."""
+    truth = evalkit.load_truth(talk)
+    measurements = []
+    for name in args.configs:
+        print(f"{truth.name}: {name} ...", file=sys.stderr, flush=True)
+        if name in BARE:
+            measurements.append(run_bare(talk, name, base, truth))
+        else:
+            measurements.append(run_pipeline(talk, name, args, truth, args.work_dir))
+    summary = compare(measurements)
+    print_talk(truth.name, truth.duration, measurements, summary)
+    return {
+        "talk": truth.name,
+        "audio_seconds": truth.duration,
+        "summary": summary,
+        "measurements": [asdict(m) for m in measurements],
+    }
 
 
 def write_results(path: Path, base: evalkit.BareSettings, results: list[dict]) -> None:
@@ -251,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
         worker(args.talks[0], evalkit.BareSettings(**json.loads(args.worker)))
+        return 0
+    if args.show:
+        print(markdown(json.loads(args.show.read_text(encoding="utf-8"))["talks"]))
         return 0
     from pipeline.config import load_config
 
@@ -273,26 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = []
     for talk in talks:
-        truth = evalkit.load_truth(talk)
-        measurements = []
-        for name in args.configs:
-            print(f"{truth.name}: {name} ...", file=sys.stderr, flush=True)
-            run = (
-                run_bare(talk, name, base, truth)
-                if name in BARE
-                else run_pipeline(talk, name, args, truth, args.work_dir)
-            )
-            measurements.append(run)
-        summary = compare(measurements)
-        print_talk(truth.name, truth.duration, measurements, summary)
-        results.append(
-            {
-                "talk": truth.name,
-                "audio_seconds": truth.duration,
-                "summary": summary,
-                "measurements": [asdict(m) for m in measurements],
-            }
-        )
+        results.append(bench_talk(talk, args, base))
         write_results(args.out, base, results)  # after every talk: a long run keeps what it measured
     print(f"wrote {args.out}", file=sys.stderr)
     return 0 if all(m["error"] is None for r in results for m in r["measurements"]) else 1
