@@ -229,6 +229,32 @@ def markdown(results: list[dict]) -> str:
                 f"| {r['talk']} | **pipeline - best bare ({s['best_bare']})** | "
                 f"{s['wer_points_over_best']:+.2f} pt | | x{s['wall_ratio_to_best']} | | | |"
             )
+    return "\n".join(lines) + "\n\n" + markdown_totals(results)
+
+
+def reference_words(result: dict) -> int:
+    if "reference_words" in result:
+        return result["reference_words"]
+    truth = evalkit.load_truth(evalkit.EVAL_TALKS / result["talk"])  # results saved before the count was
+    return len(evalkit.normalized_words(truth.reference_text))
+
+
+def markdown_totals(results: list[dict]) -> str:
+    """Per configuration over the talks that ran it: WER weighted by reference words, wall time summed."""
+    words: dict[str, int] = {}
+    errors: dict[str, float] = {}
+    wall: dict[str, float] = {}
+    for r in results:
+        n = reference_words(r)
+        for m in r["measurements"]:
+            if m["wer"] is None:
+                continue
+            words[m["config"]] = words.get(m["config"], 0) + n
+            errors[m["config"]] = errors.get(m["config"], 0.0) + m["wer"] * n
+            wall[m["config"]] = wall.get(m["config"], 0.0) + m["wall"]
+    lines = ["| configuration | WER, all talks | reference words | wall s, summed |", "| --- | ---: | ---: | ---: |"]
+    for config in words:
+        lines.append(f"| {config} | {pct(errors[config] / words[config])} | {words[config]} | {wall[config]:.1f} |")
     return "\n".join(lines)
 
 
@@ -278,6 +304,7 @@ def bench_talk(talk: Path, args: argparse.Namespace, base: evalkit.BareSettings)
     return {
         "talk": truth.name,
         "audio_seconds": truth.duration,
+        "reference_words": len(evalkit.normalized_words(truth.reference_text)),
         "summary": summary,
         "measurements": [asdict(m) for m in measurements],
     }
