@@ -211,24 +211,27 @@ def print_talk(talk: str, seconds: float, measurements: list[Measurement], summa
 
 
 def markdown(results: list[dict]) -> str:
-    """The results as one Markdown table: a row per talk and configuration."""
+    """The results as Markdown: a row per configuration, a column per talk (WER, wall s, peak MB), then totals."""
+    configs = list(dict.fromkeys(m["config"] for r in results for m in r["measurements"]))
     lines = [
-        "| talk | configuration | WER | invented | wall s | peak MB | in chapter | flags P/R/cov |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| configuration | " + " | ".join(r["talk"] for r in results) + " |",
+        "| --- |" + " ---: |" * len(results),
     ]
-    for r in results:
-        for m in r["measurements"]:
-            f = m["flags"]
-            flags = f"{pct(f['precision'])} / {pct(f['recall'])} / {pct(f['coverage'])}" if f else ""
-            invented = "" if m["invented"] is None else str(m["invented"])
-            cells = [r["talk"], m["config"], pct(m["wer"]), invented, f"{m['wall']:.1f}", f"{m['peak_rss_mb']:.0f}"]
-            lines.append("| " + " | ".join([*cells, pct(m["in_chapter"]), flags]) + " |")
-        s = r["summary"]
-        if s:
-            lines.append(
-                f"| {r['talk']} | **pipeline - best bare ({s['best_bare']})** | "
-                f"{s['wer_points_over_best']:+.2f} pt | | x{s['wall_ratio_to_best']} | | | |"
-            )
+    for config in configs:
+        cells = []
+        for r in results:
+            m = next((m for m in r["measurements"] if m["config"] == config), None)
+            cells.append("" if m is None else f"{pct(m['wer'])}, {m['wall']:.1f} s, {m['peak_rss_mb']:.0f} MB")
+        lines.append(f"| {config} | " + " | ".join(cells) + " |")
+    gaps = [r["summary"] for r in results]
+    lines.append(
+        "| **pipeline against the best bare** | "
+        + " | ".join(
+            f"{s['wer_points_over_best']:+.2f} pt, x{s['wall_ratio_to_best']} ({s['best_bare']})" if s else ""
+            for s in gaps
+        )
+        + " |"
+    )
     return "\n".join(lines) + "\n\n" + markdown_totals(results)
 
 

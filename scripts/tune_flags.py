@@ -29,8 +29,8 @@ WORK = REPO / "eval" / "bench-work"
 MIN_RECALL = 1 / 3
 MAX_COVERAGE = 0.10
 GRID = {
-    "logprob_threshold": [-1.0, -0.8, -0.6],
-    "word_probability_threshold": [0.3, 0.4, 0.5, 0.6],
+    "logprob_threshold": [-1.0, -0.8, -0.6, -0.5],
+    "word_probability_threshold": [0.4, 0.5, 0.6, 0.7, 0.8],
     "low_word_run": [2, 3, 4],
 }
 
