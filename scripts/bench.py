@@ -74,6 +74,7 @@ class Measurement:
     in_chapter: float | None = None  # the pipeline's words in their true chapter
     false_no_speech: int | None = None
     flags: dict = field(default_factory=dict)  # evalkit.flagscore's FlagScore.to_json()
+    terms: dict = field(default_factory=dict)  # the page's names and terms spelled right: right, occurrences
     error: str | None = None
 
 
@@ -120,6 +121,7 @@ def overlay(path: Path, base_config: str | None, settings: dict) -> list[str]:
         text = text.replace("[transcribe]", "[transcribe]\n" + "\n".join(lines), 1)
     else:
         text += "\n[transcribe]\n" + "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return ["--config", str(path)]
 
@@ -132,6 +134,14 @@ def flag_score(work_dir: Path, truth: evalkit.Truth, config) -> dict:
     spans = [(f.start, f.end) for f in flag_segments(transcription.segments, config.flags)]
     words = [TimedWord(w.text, w.start, w.end) for s in transcription.segments for w in s.words]
     return score_flags(truth.reference_text, flagged_words(words, spans)).to_json()
+
+
+def talk_terms(talk: Path, truth: evalkit.Truth, config) -> list[str]:
+    """The names and terms whose spelling is scored: the page's speakers, the glossary's terms in the talk."""
+    from pipeline.glossary import load_glossary
+
+    glossary = load_glossary(config.run.glossary or None).canonical_forms
+    return evalkit.talk_terms(truth, evalkit.page_speakers(talk), glossary)
 
 
 def run_pipeline(talk: Path, name: str, args, truth: evalkit.Truth, work_root: Path) -> Measurement:
@@ -147,8 +157,8 @@ def run_pipeline(talk: Path, name: str, args, truth: evalkit.Truth, work_root: P
         error = (run.stderr_tail.strip().splitlines() or ["no draft"])[-1]
     if error or not run.draft:
         return Measurement(truth.name, name, run.wall, run.peak_rss_mb, None, error=error)
-    score = evalkit.score_draft(truth, run.draft)
     config = load_config(extra[1] if extra else None)
+    score = evalkit.score_draft(truth, run.draft, terms=talk_terms(talk, truth, config))
     return Measurement(
         truth.name,
         name,
@@ -159,6 +169,7 @@ def run_pipeline(talk: Path, name: str, args, truth: evalkit.Truth, work_root: P
         None if score.chapters is None else score.chapters.share,
         score.false_no_speech,
         flag_score(work_dir, truth, config),
+        {} if score.terms is None else {"right": score.terms.right, "occurrences": score.terms.occurrences},
     )
 
 
@@ -221,7 +232,8 @@ def markdown(results: list[dict]) -> str:
         cells = []
         for r in results:
             m = next((m for m in r["measurements"] if m["config"] == config), None)
-            cells.append("" if m is None else f"{pct(m['wer'])}, {m['wall']:.1f} s, {m['peak_rss_mb']:.0f} MB")
+            terms = f", terms {m['terms']['right']}/{m['terms']['occurrences']}" if m and m.get("terms") else ""
+            cells.append("" if m is None else f"{pct(m['wer'])}, {m['wall']:.1f} s, {m['peak_rss_mb']:.0f} MB{terms}")
         lines.append(f"| {config} | " + " | ".join(cells) + " |")
     gaps = [r["summary"] for r in results]
     lines.append(
