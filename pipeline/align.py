@@ -22,8 +22,18 @@ import math
 from collections.abc import Sequence
 
 from .config import AlignOptions
-from .schema import CHAPTER as CHAPTER  # re-exported: the kinds and types used to be defined here
-from .schema import LEAD, NO_SPEECH, SECTION, AlignedChapter, Alignment, Chapter, Paragraph, Transcription, Word
+from .schema import (
+    LEAD,
+    NO_SPEECH,
+    SECTION,
+    SPEECH_ELSEWHERE,
+    AlignedChapter,
+    Alignment,
+    Chapter,
+    Paragraph,
+    Transcription,
+    Word,
+)
 from .utils import CLOSERS, SENTENCE_END, format_timestamp
 
 
@@ -98,6 +108,12 @@ _PAUSE_ONLY_COST = 3.0  # a short pause without a sentence end
 _LONG_PAUSE = 1.0  # seconds: a pause this long starts a sentence even without a full stop (the model left it out)
 _SPLIT_COST = 8.0  # inside a sentence, without a pause
 _EMPTY_COST = 4.0
+# A chapter whose own stretch (from its time to the next chapter's) holds this many spoken words is not
+# left empty when no sentence starts near the next chapter's time (within this share of snap_tolerance):
+# that costs more than any split inside a sentence, so the next chapter starts at the best pause inside it.
+_SPOKEN_WORDS = 3
+_NEAR_SHARE = 0.25
+_SPOKEN_EMPTY_COST = 20.0
 _HOPELESS = -1e6  # the end of the audio, for a chapter whose time is well before it
 _FURTHER = 4  # sentence starts up to this many tolerances away are still candidates
 
@@ -114,6 +130,7 @@ def _chapters(words: _Words, chapters: list[Chapter], duration: float, options: 
     ends = {}
     for rank, i in enumerate(order):
         ends[i] = boundaries[order[rank + 1]] if rank + 1 < len(order) else words.n
+    spoken = dict(zip(order, _spoken_words(words, [targets[i] for i in order]), strict=True))
 
     first = min(boundaries.values())
     if first > 0:
@@ -139,7 +156,8 @@ def _chapters(words: _Words, chapters: list[Chapter], duration: float, options: 
             note=notes.get(i),
         )
         if not aligned.paragraphs and aligned.note is None:
-            aligned.note = NO_SPEECH
+            # Never "no speech" over words: a word or two at this time went with a neighbour's sentence.
+            aligned.note = SPEECH_ELSEWHERE if spoken[i] else NO_SPEECH
         result.chapters.append(aligned)
     return result
 
@@ -220,6 +238,22 @@ def _owed_speech(words: _Words, targets: list[float], tolerance: float) -> list[
     return owed
 
 
+def _spoken_words(words: _Words, targets: list[float]) -> list[int]:
+    """For each chapter (``targets`` ascending), how many words start between its time and the next's."""
+    ends = [*targets[1:], math.inf]
+    return [
+        bisect.bisect_left(words.starts, end) - bisect.bisect_left(words.starts, t)
+        for t, end in zip(targets, ends, strict=True)
+    ]
+
+
+def _sentence_near(words: _Words, target: float, distance: float) -> bool:
+    """Whether a sentence starts within ``distance`` seconds of ``target``."""
+    lo = bisect.bisect_left(words.starts, target - distance)
+    hi = bisect.bisect_right(words.starts, target + distance)
+    return any(_breaks(words, b) for b in range(lo, hi))
+
+
 def _candidates(words: _Words, target: float, tolerance: float, min_pause: float) -> list[tuple[int, float]]:
     """(boundary, score) worth considering for a chapter at ``target``, in boundary order.
 
@@ -246,6 +280,9 @@ def _snap_all(words: _Words, targets: list[float], options: AlignOptions) -> lis
     tolerance, min_pause = options.snap_tolerance, options.min_pause
     candidates = [_candidates(words, t, tolerance, min_pause) for t in targets]
     empty_costs = [_EMPTY_COST * owed for owed in _owed_speech(words, targets, tolerance)]
+    for i, count in enumerate(_spoken_words(words, targets)[:-1]):
+        if count >= _SPOKEN_WORDS and not _sentence_near(words, targets[i + 1], _NEAR_SHARE * tolerance):
+            empty_costs[i] = _SPOKEN_EMPTY_COST
     best = [score for _, score in candidates[0]]
     links: list[list[int]] = []
     for i in range(1, len(targets)):

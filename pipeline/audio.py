@@ -9,6 +9,8 @@ CONTRACT (other modules rely on these names; keep them):
   Raises ``AudioError`` (one-line message) for a corrupt / non-audio / empty file.
 - ``read_window(audio_path, start, end) -> numpy.ndarray``: float32 samples of
   [start, end) seconds, without loading the whole file.
+- ``find_window_cut(samples, search_from, search_to) -> float``: where to cut a long
+  file into the model's windows (the middle of the longest silence).
 """
 
 from __future__ import annotations
@@ -217,3 +219,28 @@ def read_window(audio_path: str | Path, start: float = 0.0, end: float | None = 
 def wav_duration(audio_path: str | Path) -> float:
     with wave.open(str(audio_path), "rb") as w:
         return w.getnframes() / float(w.getframerate())
+
+
+def find_window_cut(samples, search_from: float, search_to: float) -> float:
+    """Seconds into ``samples`` to cut at: the middle of the longest silence in the search range.
+
+    Cutting where nobody speaks means no word is split in two or decoded twice.
+    """
+    import numpy as np
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    lo, hi = int(search_from * SAMPLE_RATE), min(len(samples), int(search_to * SAMPLE_RATE))
+    region = samples[lo:hi]
+    speech = get_speech_timestamps(region, VadOptions(min_silence_duration_ms=100, speech_pad_ms=0))
+    edges = [0] + [x for s in speech for x in (s["start"], s["end"])] + [len(region)]
+    gaps = [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2) if edges[i + 1] > edges[i]]
+    # A silence at the region's edge may continue outside it; its middle is still silent.
+    middle = len(region) / 2
+    if gaps:
+        best = max(gaps, key=lambda g: (g[1] - g[0], -abs((g[0] + g[1]) / 2 - middle)))
+        cut = (best[0] + best[1]) // 2
+    else:  # speech throughout (or music): the quietest 50 ms frame
+        frame = SAMPLE_RATE // 20
+        energy = np.convolve(region.astype(np.float64) ** 2, np.ones(frame), mode="valid")
+        cut = int(np.argmin(energy)) + frame // 2
+    return (lo + cut) / SAMPLE_RATE

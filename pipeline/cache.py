@@ -2,7 +2,7 @@
 
 One :class:`Cache` object owns the whole layout; stages are handed the object,
 never its root. Layout under the cache root (one entry per video key, see
-``download.media_key``)::
+``locations.media_key``)::
 
     media/<key>/...                    downloaded media and its record (download stage)
     audio/<key>.wav                    16 kHz mono audio (prepare stage)
@@ -13,7 +13,8 @@ never its root. Layout under the cache root (one entry per video key, see
     locks/<name>.lock                  file locks shared by concurrent runs
 
 A new stage with a cached result per video and options adds its folder to
-``KEYED_ENTRIES`` and calls :meth:`Cache.entry`, as :meth:`Cache.speakers` does.
+``KEYED_ENTRIES`` and an entry class to ``job`` that calls :meth:`Cache.entry`, as
+``job.TurnsEntry`` does.
 
 Every file is written atomically (temp file and rename), so a run killed at any
 moment leaves either the finished entry or nothing usable.
@@ -31,8 +32,8 @@ from pathlib import Path
 import platformdirs
 from filelock import FileLock
 
-from . import speakers as speakers_stage
-from .config import ConfigError, SpeakerOptions, TranscribeOptions
+from .config import TranscribeOptions
+from .utils import writable_folder
 
 APP_NAME = "du-transcripts"
 
@@ -79,26 +80,13 @@ def _safe(key: str) -> str:
 
 
 @dataclass(frozen=True)
-class TranscriptEntry:
-    """Where one video's cached result (its transcription, its speaker turns) lives, and the
-    fingerprint it must carry to count."""
-
-    path: Path
-    fingerprint: str
-
-
-@dataclass(frozen=True)
 class Cache:
     root: Path
 
     @classmethod
     def at(cls, path: str | Path | None) -> Cache:
         """The cache at ``path`` (created if missing), or the user's cache folder when None or empty."""
-        root = Path(path).expanduser() if path else default_cache_dir()
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as e:  # a file in the way, no permission, a read-only disk
-            raise ConfigError(f"cache folder {root}: cannot create it ({e.strerror or type(e).__name__})") from None
+        root = writable_folder(path or default_cache_dir(), "--cache-dir", create=True)
         return cls(root.resolve())
 
     # -- download -------------------------------------------------------------------
@@ -121,25 +109,6 @@ class Cache:
         if folder not in KEYED_ENTRIES:
             raise ValueError(f"unknown cache folder {folder!r} (known: {', '.join(KEYED_ENTRIES)})")
         return self.root / folder / _safe(key) / f"{fingerprint}.json"
-
-    def transcript(
-        self,
-        key: str,
-        model_name: str,
-        options: TranscribeOptions,
-        *,
-        initial_prompt: str | None = None,
-        hotwords: str | None = None,
-    ) -> TranscriptEntry:
-        """The transcription entry of a video for one model, options and page context."""
-        fingerprint = transcription_fingerprint(model_name, options, initial_prompt=initial_prompt, hotwords=hotwords)
-        return TranscriptEntry(self.entry("transcripts", key, fingerprint), fingerprint)
-
-    def speakers(self, key: str, options: SpeakerOptions) -> TranscriptEntry:
-        """The speaker turns of a video's audio for these speaker options (not the model: the
-        turns come from the audio alone)."""
-        fingerprint = speakers_stage.fingerprint(options)
-        return TranscriptEntry(self.entry("speakers", key, fingerprint), fingerprint)
 
     def export_dir(self, key: str) -> Path:
         return self.root / "exports" / _safe(key)

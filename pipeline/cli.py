@@ -20,6 +20,7 @@ from .config import Config, ConfigError
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: wraps at any width, never cuts an option's name
     no_args_is_help=True,
     help="First-draft transcripts for Data Umbrella event pages.",
 )
@@ -126,8 +127,9 @@ def run(
     flags: dict[ConfigFlag, Any] | None = None,
 ) -> None:
     """Transcribe every page that needs it and write the drafts into the pages."""
+    from .plan import Selection
     from .progress import RichObserver, summary_table
-    from .runner import Selection, run_batch
+    from .runner import run_batch
 
     config = _build_config(config_file, flags or {})
     selection = Selection(force=force or config.run.force, limit=limit, shard=_parse_shard(shard), dry_run=dry_run)
@@ -183,7 +185,7 @@ def status(
     flags: dict[ConfigFlag, Any] | None = None,
 ) -> None:
     """What a run would do (with the same model and options), and what the cache already holds; runs nothing."""
-    from .runner import Selection, plan
+    from .plan import Selection, plan
 
     config = _build_config(config_file, flags or {})
     try:
@@ -230,14 +232,14 @@ def review(
     # The draft's own model by default: its cached words are the ones that time the draft.
     values[model_flag] = values[model_flag] or draft_model(page)
     config = _build_config(config_file, values)
-    if not 0 <= config.review.port <= 65535:
-        _config_error(ConfigError(f"[review] port {config.review.port}: not between 0 and 65535"))
     try:
         session = open_review(page, config)
         status = serve(session, port=config.review.port, open_browser=config.review.open_browser)
     except ReviewError as e:
         err_console.print(f"[red]error[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(1) from None
+    except ConfigError as e:  # e.g. a --cache-dir that cannot be written
+        _config_error(e)
     raise typer.Exit(status)
 
 

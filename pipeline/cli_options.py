@@ -18,7 +18,7 @@ from typing import Any
 
 import typer
 
-from .config import SECTIONS, Config, load_config
+from .config import SECTIONS, Config, ConfigError, load_config
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,14 @@ def build_config(config_file: str | Path | None, values: Mapping[ConfigFlag, Any
     """configs/default.toml, then ``config_file``, then the flags that were given (not None)."""
     config = load_config(config_file)
     for section in dict.fromkeys(flag.section for flag in values):
-        config = config.replace(section, **{f.option: v for f, v in values.items() if f.section == section})
+        try:
+            config = config.replace(section, **{f.option: v for f, v in values.items() if f.section == section})
+        except ConfigError as e:  # name the flag the user typed, when one set the option at fault
+            given = [f for f, v in values.items() if v is not None and (f.section, f.option) == (e.section, e.option)]
+            if not given:
+                raise
+            flag = given[0].decls.split("/")[0]
+            raise ConfigError(f"{flag} {values[given[0]]}: {e}", e.section, e.option) from None
     return config
 
 

@@ -8,15 +8,22 @@ command line overlays both (see :func:`load_config`).
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 
 class ConfigError(ValueError):
-    """A configuration file or override that cannot be used."""
+    """A configuration file or override that cannot be used; ``section`` and ``option`` name the
+    option at fault, when one is (the command line then names its flag)."""
+
+    def __init__(self, message: str, section: str | None = None, option: str | None = None):
+        super().__init__(message)
+        self.section, self.option = section, option
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,10 @@ def load_config(path: str | Path | None = None) -> Config:
             if unknown:
                 raise ConfigError(f"{overlay_path}: unknown option(s) in [{section}]: {', '.join(sorted(unknown))}")
             data[section].update(values)
+        try:
+            return _from_dict(data)
+        except ConfigError as e:  # a wrong value in the user's file: name the file with the key
+            raise ConfigError(f"{overlay_path}: {e}", e.section, e.option) from None
     return _from_dict(data)
 
 
@@ -196,6 +207,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:  # TOML is UTF-8 text
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}): not a TOML file") from None
     except OSError as e:  # a folder, an unreadable file
         raise ConfigError(f"{path}: cannot read the config file ({e.strerror or type(e).__name__})") from None
 
@@ -225,87 +238,200 @@ def _build(cls: type, values: Mapping[str, Any], section: str):
     kwargs = {}
     for f in fields(cls):
         if f.name not in values:
-            raise ConfigError(f"[{section}] lacks option {f.name!r}")
-        kwargs[f.name] = _coerce(values[f.name], f.type, f"[{section}] {f.name}")
+            raise ConfigError(f"[{section}] lacks option {f.name!r}", section, f.name)
+        kwargs[f.name] = _coerce(values[f.name], f.type, section, f.name)
         _check_bound(section, f.name, kwargs[f.name])
     unknown = set(values) - {f.name for f in fields(cls)}
     if unknown:
         raise ConfigError(f"[{section}] has unknown option(s): {', '.join(sorted(unknown))}")
-    return cls(**kwargs)
+    options = cls(**kwargs)
+    SECTION_CHECKS.get(section, lambda _: None)(options)
+    return options
 
 
 # Lower bounds of numeric options, checked whenever a config is built: a value that would
 # fail every page is refused before anything is downloaded. "section.option" -> bound.
-AT_LEAST_ONE = {
-    "model.num_workers",
-    "transcribe.batch_size",
-    "transcribe.beam_size",
-    "align.paragraph_min_words",
-    "align.paragraph_max_words",
-    "align.paragraph_hard_max_words",
-    "flags.low_word_run",
-    "flags.repetition_min_repeats",
-    "flags.repetition_min_words",
-    "flags.repetition_max_ngram",
-}
+AT_LEAST_ONE = set(
+    """
+    model.num_workers transcribe.batch_size transcribe.beam_size align.paragraph_min_words
+    align.paragraph_max_words align.paragraph_hard_max_words flags.low_word_run flags.repetition_min_repeats
+    flags.repetition_min_words flags.repetition_max_ngram speakers.min_speakers speakers.max_speakers
+    """.split()
+)
 POSITIVE = {"transcribe.window_minutes", "align.section_minutes", "download.socket_timeout"}
-NON_NEGATIVE = {
-    "model.cpu_threads",
-    "transcribe.repair_gaps",
-    "align.snap_tolerance",
-    "align.min_pause",
-    "download.retries",
-    "download.retry_wait",
-    "download.sleep_requests",
-    "download.sleep_interval",
-    "download.max_duration",
-    "download.max_transfer_seconds",
-    "run.downloads_ahead",
-    "flags.merge_gap",
+NON_NEGATIVE = set(
+    """
+    model.cpu_threads transcribe.repair_gaps align.snap_tolerance align.min_pause download.retries
+    download.retry_wait download.sleep_requests download.sleep_interval download.max_duration
+    download.max_transfer_seconds run.downloads_ahead run.workers run.cpus_per_worker run.max_retries
+    flags.merge_gap speakers.num_speakers speakers.min_turn speakers.cpu_threads
+    """.split()
+)
+# Text options that name a file or folder: a number or a list there is a mistake, never a name.
+PATHS = {"run.cache_dir", "run.export_dir", "run.glossary", "download.cookies"}
+# Text options whose value may be written as a TOML number ("gpus_per_worker = 1").
+NUMBERS_AS_TEXT = {"run.gpus_per_worker", "download.max_filesize", "download.rate_limit"}
+# Options that take one of a few words.
+CHOICES = {
+    "run.executor": ("local", "ray"),
+    "speakers.engine": ("senko",),
+    "speakers.device": ("auto", "cpu", "cuda"),
 }
+# The formats --export writes (export.py's FORMATS): named here so that checking them imports no writer.
+EXPORT_FORMATS = ("srt", "vtt", "json")
+_RAY_ADDRESS_RE = re.compile(r"^(?:auto|(?:ray://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5}))$")
 
 
 def _check_bound(section: str, name: str, value: Any) -> None:
     key = f"{section}.{name}"
     if key in AT_LEAST_ONE and value < 1:
-        raise ConfigError(f"[{section}] {name} must be at least 1 (got {value})")
+        raise ConfigError(f"[{section}] {name} must be at least 1 (got {value})", section, name)
     if key in POSITIVE and value <= 0:
-        raise ConfigError(f"[{section}] {name} must be more than 0 (got {value})")
+        raise ConfigError(f"[{section}] {name} must be more than 0 (got {value})", section, name)
     if key in NON_NEGATIVE and value < 0:
-        raise ConfigError(f"[{section}] {name} must not be negative (got {value})")
+        raise ConfigError(f"[{section}] {name} must not be negative (got {value})", section, name)
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"[{section}] {name}: {value!r} is not one of {', '.join(CHOICES[key])}", section, name)
 
 
-def _coerce(value: Any, type_name: Any, where: str) -> Any:
+def _check_run(run: RunOptions) -> None:
+    unknown = sorted(set(run.export) - set(EXPORT_FORMATS))
+    if unknown:
+        message = f"[run] export: unknown format(s) {', '.join(unknown)} (known: {', '.join(EXPORT_FORMATS)})"
+        raise ConfigError(message, "run", "export")
+    if run.gpus_per_worker.strip().lower() != "auto":
+        try:
+            gpus = float(run.gpus_per_worker)
+        except ValueError:
+            gpus = -1.0
+        if not 0 <= gpus < math.inf:
+            message = f"[run] gpus_per_worker: use auto or a number such as 1 or 0.5, not {run.gpus_per_worker!r}"
+            raise ConfigError(message, "run", "gpus_per_worker")
+    match = _RAY_ADDRESS_RE.match(run.ray_address)
+    if run.ray_address and not (match and 0 < int(match.group("port") or 1) < 65536):
+        message = f"[run] ray_address: {run.ray_address!r} is not HOST:PORT, ray://HOST:PORT or auto"
+        raise ConfigError(message, "run", "ray_address")
+
+
+def _check_transcribe(options: TranscribeOptions) -> None:
+    if not options.temperature or min(options.temperature) < 0:
+        message = f"[transcribe] temperature: one or more numbers of 0 or more, not {list(options.temperature)}"
+        raise ConfigError(message, "transcribe", "temperature")
+
+
+def _check_speakers(options: SpeakerOptions) -> None:
+    if options.min_speakers > options.max_speakers:
+        raise ConfigError("[speakers] needs min_speakers <= max_speakers", "speakers", "min_speakers")
+    if options.num_speakers > options.max_speakers:
+        message = (
+            f"[speakers] num_speakers: {options.num_speakers} is more than max_speakers ({options.max_speakers});"
+            f" use 0 (found) or 1 to {options.max_speakers}"
+        )
+        raise ConfigError(message, "speakers", "num_speakers")
+
+
+def _check_review(options: ReviewOptions) -> None:
+    if not 0 <= options.port <= 65535:
+        raise ConfigError(f"[review] port {options.port}: not between 0 and 65535", "review", "port")
+
+
+# Checks that need more than one option of a section, run whenever a section is built.
+SECTION_CHECKS: dict[str, Callable[[Any], None]] = {
+    "transcribe": _check_transcribe,
+    "run": _check_run,
+    "speakers": _check_speakers,
+    "review": _check_review,
+}
+
+
+def _coerce(value: Any, type_name: Any, section: str, name: str) -> Any:
     # Field types are strings because of `from __future__ import annotations`.
     t = str(type_name)
+    key = f"{section}.{name}"
     try:
-        if t == "bool":
-            if isinstance(value, str):
-                if value.lower() in ("1", "true", "yes", "on"):
-                    return True
-                if value.lower() in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(value)
-            return bool(value)
-        if t == "int":
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return int(value)
-        if t == "float":
-            return float(value)
-        if t == "str":
-            return str(value)
-        if t == "tuple[float, ...]":
-            items = (
-                value.split(",") if isinstance(value, str) else (value if isinstance(value, (list, tuple)) else [value])
-            )
-            return tuple(float(v) for v in items)
-        if t == "tuple[str, ...]":
-            items = value.split(",") if isinstance(value, str) else value
-            return tuple(str(v).strip() for v in items if str(v).strip())
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: cannot use {value!r} as {t}") from None
-    raise ConfigError(f"{where}: unsupported option type {t}")
+        return _COERCE[t](value, key)
+    except (TypeError, ValueError, OverflowError):
+        kind = "a path (text)" if key in PATHS else _TYPE_WORDS.get(t, t)
+        raise ConfigError(f"[{section}] {name}: cannot use {value!r} as {kind}", section, name) from None
+    except KeyError:
+        raise ConfigError(f"[{section}] {name}: unsupported option type {t}", section, name) from None
+
+
+_TYPE_WORDS = {
+    "bool": "true or false",
+    "int": "a whole number",
+    "float": "a number",
+    "str": "text",
+    "tuple[float, ...]": "a list of numbers",
+    "tuple[str, ...]": "a list of words",
+}
+_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _to_bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _BOOL_WORDS:
+        return _BOOL_WORDS[value.lower()]
+    raise ValueError(value)
+
+
+def _to_int(value: Any, key: str) -> int:
+    """A whole number: 8, 8.0 or "8"; never 8.5, a bool or a list."""
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,18}\s*", value):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(value)
+
+
+def _to_float(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
+def _to_str(value: Any, key: str) -> str:
+    if isinstance(value, str):
+        return value
+    if key in NUMBERS_AS_TEXT and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(value)
+
+
+def _items(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return value.split(",")
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise TypeError(value)
+
+
+def _to_floats(value: Any, key: str) -> tuple[float, ...]:
+    items = [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else _items(value)
+    return tuple(_to_float(v, key) for v in items)
+
+
+def _to_words(value: Any, key: str) -> tuple[str, ...]:
+    items = _items(value)
+    if not all(isinstance(v, str) for v in items):
+        raise TypeError(value)
+    return tuple(v.strip() for v in items if v.strip())
+
+
+_COERCE: dict[str, Callable[[Any, str], Any]] = {
+    "bool": _to_bool,
+    "int": _to_int,
+    "float": _to_float,
+    "str": _to_str,
+    "tuple[float, ...]": _to_floats,
+    "tuple[str, ...]": _to_words,
+}
 
 
 def _asdict(options: Any) -> dict[str, Any]:

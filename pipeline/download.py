@@ -44,7 +44,6 @@ import json
 import logging
 import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,55 +52,24 @@ import tenacity
 
 from .cache import MEDIA_RECORD_NAME, Cache
 from .config import ConfigError, DownloadOptions
+from .download_caps import Caps
 from .download_errors import (
-    ABSOLUTE_LOCAL,
-    FORBIDDEN,
-    HOST_NOT_FOUND,
-    IS_LIVE,
     IS_PLAYLIST,
     NO_SUCH_FILE,
-    NOT_FOUND,
     NOT_MEDIA,
-    PRIVATE,
-    RATE_LIMITED,
-    REMOVED,
     DownloadError,
     DownloadLimitError,
     RateLimitedError,
-    _last_line,
-    _TransientError,
+    TransientError,
+    classify,
+    last_line,
 )
-from .download_errors import classify as _classify
-from .locations import _exists, _local_path, is_local, local_media_path, media_key, site_of
+from .locations import local_path, media_key, path_exists
 from .utils import atomic_write_text
 
-# The module's surface; the messages, errors and locations live in download_errors and locations.
-__all__ = [
-    "ABSOLUTE_LOCAL",
-    "FORBIDDEN",
-    "HOST_NOT_FOUND",
-    "IS_LIVE",
-    "IS_PLAYLIST",
-    "NO_SUCH_FILE",
-    "NOT_FOUND",
-    "NOT_MEDIA",
-    "PRIVATE",
-    "RATE_LIMITED",
-    "REMOVED",
-    "RECORD_NAME",
-    "DownloadError",
-    "DownloadLimitError",
-    "Media",
-    "RateLimitedError",
-    "cached_media",
-    "check_options",
-    "download",
-    "is_local",
-    "local_media_path",
-    "media_key",
-    "remove_cached",
-    "site_of",
-]
+# The module's surface: the errors and their messages live in download_errors, where a
+# video's media is (its cache key, a local file's path, its site) in locations.
+__all__ = ["RECORD_NAME", "Media", "cached_media", "check_options", "download", "remove_cached"]
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +100,9 @@ class Media:
 
 def cached_media(url: str, cache: Cache) -> Media | None:
     """The finished download of ``url`` (or the local file it names), without any network access."""
-    local = _local_path(url)
+    local = local_path(url)
     if local is not None:
-        return _local_media(url, local) if _exists(local) and local.is_file() else None
+        return _local_media(url, local) if path_exists(local) and local.is_file() else None
     key = media_key(url)
     folder = cache.media_dir(key)
     try:
@@ -223,9 +191,9 @@ def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Prog
     retried after longer waits and then raised as :class:`RateLimitedError`.
     A cap of ``options`` broken raises :class:`DownloadLimitError` (never retried).
     """
-    local = _local_path(url)
+    local = local_path(url)
     if local is not None:
-        if not _exists(local):
+        if not path_exists(local):
             raise DownloadError(url, NO_SUCH_FILE)
         if not local.is_file():
             raise DownloadError(url, "not a file")
@@ -237,7 +205,7 @@ def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Prog
 
     key = media_key(url)
     folder = cache.media_dir(key)
-    caps = _Caps.of(options)
+    caps = Caps.of(options)
     ydl_options = _ydl_options(options, folder, _transfer_hook(url, caps, progress))
     with cache.lock(f"download-{key}"):
         cached = cached_media(url, cache)  # another process may have finished it meanwhile
@@ -245,7 +213,7 @@ def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Prog
             return cached
         folder.mkdir(parents=True, exist_ok=True)
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type((_TransientError, RateLimitedError)),
+            retry=tenacity.retry_if_exception_type((TransientError, RateLimitedError)),
             stop=tenacity.stop_after_attempt(max(0, options.retries) + 1),
             wait=_backoff(options.retry_wait),
             before_sleep=_tell_retry,
@@ -255,7 +223,7 @@ def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Prog
             for attempt in retrying:
                 with attempt:
                     media = _download_once(url, key, folder, ydl_options, caps)
-        except _TransientError as e:
+        except TransientError as e:
             raise DownloadError(url, e.reason) from None
         except DownloadLimitError:
             _discard_partial(folder)
@@ -267,7 +235,7 @@ def download(url: str, cache: Cache, options: DownloadOptions, *, progress: Prog
         return media
 
 
-def _download_once(url: str, key: str, folder: Path, ydl_options: dict, caps: _Caps) -> Media:
+def _download_once(url: str, key: str, folder: Path, ydl_options: dict, caps: Caps) -> Media:
     import yt_dlp
 
     _clear_unfinished(folder)
@@ -282,7 +250,7 @@ def _download_once(url: str, key: str, folder: Path, ydl_options: dict, caps: _C
             caps.check_metadata(url, info)
             info = ydl.process_ie_result(info, download=True)
     except yt_dlp.utils.YoutubeDLError as e:
-        raise _classify(url, e) from None
+        raise classify(url, e) from None
     except OSError as e:  # the cache's disk, not the network
         raise DownloadError(url, f"cannot write the download: {e.strerror or e}") from None
 
@@ -353,7 +321,7 @@ def _ydl_options(options: DownloadOptions, folder: Path, hook: Callable[[dict], 
 def check_options(options: DownloadOptions) -> None:
     """ConfigError for a cookies file, browser, speed cap or download cap that cannot work (call once per batch)."""
     _cli_options(options)
-    _Caps.of(options)
+    Caps.of(options)
 
 
 def _js_runtimes() -> dict:
@@ -386,12 +354,12 @@ def _cli_options(options: DownloadOptions) -> dict:
     try:
         parsed = yt_dlp.parse_options(argv).ydl_opts
     except (Exception, SystemExit) as e:  # optparse reports bad values by exiting
-        reason = re.sub(r"^.*?error:\s*", "", _last_line(str(e)))  # drop optparse's "prog: error: "
+        reason = re.sub(r"^.*?error:\s*", "", last_line(str(e)))  # drop optparse's "prog: error: "
         raise ConfigError(f"[download] {reason}") from None
     return {name: parsed[name] for name in ("cookiefile", "cookiesfrombrowser", "ratelimit") if parsed.get(name)}
 
 
-def _transfer_hook(url: str, caps: _Caps, progress: Progress | None) -> Callable[[dict], None]:
+def _transfer_hook(url: str, caps: Caps, progress: Progress | None) -> Callable[[dict], None]:
     """yt-dlp's progress hook: enforces the caps as bytes arrive, then tells ``progress``.
 
     yt-dlp lets an exception raised here through unchanged (it is neither a network error
@@ -408,84 +376,6 @@ def _transfer_hook(url: str, caps: _Caps, progress: Progress | None) -> Callable
             progress(done, int(total) if total else None)
 
     return hook
-
-
-@dataclass
-class _Caps:
-    """The [download] caps of one download() call, checked before and during the transfer."""
-
-    options: DownloadOptions  # for the messages, which name each cap as the user set it
-    max_bytes: int | None
-    max_duration: float | None
-    max_transfer_seconds: float | None
-    # The first byte's time.monotonic(): the clock starts there, so neither waiting for another run's
-    # download of the same video nor yt-dlp's start-up and extraction (seconds on a busy machine, a
-    # site's JavaScript challenge) counts; a stall before it is the socket_timeout's to catch.
-    first_byte: float | None = None
-
-    @classmethod
-    def of(cls, options: DownloadOptions) -> _Caps:
-        from yt_dlp.utils import parse_bytes
-
-        max_bytes = parse_bytes(options.max_filesize.strip()) if options.max_filesize.strip() else None
-        if options.max_filesize.strip() and max_bytes is None:
-            raise ConfigError(f"[download] max_filesize: {options.max_filesize!r} is not a size (e.g. 2G, 500M)")
-        for name in ("max_duration", "max_transfer_seconds"):
-            if getattr(options, name) < 0:
-                raise ConfigError(f"[download] {name}: must be 0 (no cap) or more, not {getattr(options, name):g}")
-        return cls(
-            options=options,
-            max_bytes=max_bytes or None,
-            max_duration=options.max_duration or None,
-            max_transfer_seconds=options.max_transfer_seconds or None,
-        )
-
-    def check_metadata(self, url: str, info: dict) -> None:
-        """Refuse what the site's metadata already shows to be over a cap, before any byte is fetched."""
-        if info.get("is_live"):
-            raise DownloadLimitError(url, IS_LIVE)
-        duration = info.get("duration")
-        if self.max_duration and isinstance(duration, (int, float)) and duration > self.max_duration:
-            raise DownloadLimitError(
-                url,
-                f"{_clock(duration)} long: longer than [download] max_duration "
-                f"({self.options.max_duration:g} s = {_clock(self.max_duration)})",
-            )
-        size = info.get("filesize") or info.get("filesize_approx")
-        if self.max_bytes and isinstance(size, (int, float)) and size > self.max_bytes:
-            raise DownloadLimitError(url, f"{_size(size)}: {self._too_large()}")
-
-    def check_transfer(self, url: str, done: int, total: int | None) -> None:
-        if self.max_bytes and total and total > self.max_bytes:  # the server's Content-Length says so
-            raise DownloadLimitError(url, f"{_size(total)}: {self._too_large()}")
-        if self.max_bytes and done > self.max_bytes:  # a stream of unknown length
-            raise DownloadLimitError(url, f"stopped at {_size(done)}: {self._too_large()}")
-        now = time.monotonic()
-        if self.first_byte is None:
-            self.first_byte = now
-        elapsed = now - self.first_byte
-        if self.max_transfer_seconds and elapsed > self.max_transfer_seconds:
-            raise DownloadLimitError(
-                url,
-                f"stopped after {elapsed:.0f} s at {_size(done)}: slower than [download] "
-                f"max_transfer_seconds ({self.options.max_transfer_seconds:g} s) allows",
-            )
-
-    def _too_large(self) -> str:
-        return f"larger than [download] max_filesize ({self.options.max_filesize.strip()})"
-
-
-def _size(nbytes: float) -> str:
-    """Bytes in the binary units yt-dlp's size syntax uses ("1M" is 1024 * 1024 bytes)."""
-    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:.1f} {unit}"
-    return f"{int(nbytes)} bytes"
-
-
-def _clock(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
 class _YtDlpLog:

@@ -1,7 +1,7 @@
 """Why a download failed, in one line: the messages the user sees, the error classes, and the
 classification of whatever yt-dlp raised (HTTP status, the cause chain, its message text).
 
-``download`` raises these; ``_TransientError`` marks what is worth retrying.
+``download`` raises these; ``TransientError`` marks what is worth retrying.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class DownloadLimitError(DownloadError):
     """A download refused or stopped by a [download] cap (max_filesize, max_duration, max_transfer_seconds)."""
 
 
-class _TransientError(DownloadError):
+class TransientError(DownloadError):
     """A failure worth retrying: a network error, a 5xx, a connection cut mid-download."""
 
 
@@ -70,18 +70,18 @@ _TEXT_RULES: list[tuple[str, str, type[DownloadError]]] = [
     ),
     (r"http error 404", NOT_FOUND, DownloadError),
     (r"http error 403", FORBIDDEN, DownloadError),
-    (r"http error 5\d\d", "server error (HTTP 5xx)", _TransientError),
+    (r"http error 5\d\d", "server error (HTTP 5xx)", TransientError),
     (
         r"downloaded \d+ bytes, expected|bytes read|more expected|connection (?:reset|refused|aborted)"
         r"|remote end closed|timed out|network is unreachable",
         "connection lost before the download finished",
-        _TransientError,
+        TransientError,
     ),
 ]
 
 
 def classify(url: str, error: Exception) -> DownloadError:
-    """One user-facing error for whatever yt-dlp raised; transient ones come back as _TransientError."""
+    """One user-facing error for whatever yt-dlp raised; transient ones come back as TransientError."""
     from yt_dlp.networking.exceptions import HTTPError, TransportError
 
     causes = _cause_chain(error)
@@ -92,12 +92,12 @@ def classify(url: str, error: Exception) -> DownloadError:
             return _from_http_status(url, cause.status)
     for cause in causes:
         if isinstance(cause, (TransportError, ConnectionError, TimeoutError)):
-            return _TransientError(url, f"network error: {_last_line(str(cause))}")
+            return TransientError(url, f"network error: {last_line(str(cause))}")
     text = " ".join(str(c) for c in causes).lower()
     for pattern, message, error_class in _TEXT_RULES:
         if re.search(pattern, text):
             return error_class(url, message)
-    return DownloadError(url, _last_line(_strip_ytdlp_prefix(str(error))) or type(error).__name__)
+    return DownloadError(url, last_line(_strip_ytdlp_prefix(str(error))) or type(error).__name__)
 
 
 def _from_http_status(url: str, status: int) -> DownloadError:
@@ -110,7 +110,7 @@ def _from_http_status(url: str, status: int) -> DownloadError:
     if status in (401, 403):
         return DownloadError(url, FORBIDDEN if status == 403 else "needs a login (HTTP 401): pass --cookies")
     if 500 <= status < 600:
-        return _TransientError(url, f"server error (HTTP {status})")
+        return TransientError(url, f"server error (HTTP {status})")
     return DownloadError(url, f"HTTP error {status}")
 
 
@@ -154,6 +154,6 @@ def _strip_ytdlp_prefix(message: str) -> str:
     return re.sub(r"^\[[^\]]+\]\s*(?:[^\s:]+:\s*)?", "", message)
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""

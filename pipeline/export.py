@@ -7,6 +7,8 @@ CONTRACT (other modules rely on these names; keep them):
   ``<out_dir>/<stem>.<format>`` for each format, atomically; an unknown format
   raises ``ValueError`` before anything is written.
 - ``subtitle_cues(transcription, labels=None) -> list[Cue]``: the cues both subtitle formats share.
+- ``mirrored_folder(export_dir, page_path) -> Path``: where ``--export-dir`` puts a page's files,
+  always inside ``export_dir``.
 
 With ``labels`` (speaker index -> label, for words that carry a ``speaker``) a cue
 never spans two speakers: SRT cues start with ``Label: ``, WebVTT cues with a
@@ -27,14 +29,15 @@ import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import srt
 
+from .config import EXPORT_FORMATS
 from .schema import Transcription, Word
 from .utils import atomic_write_text
 
-FORMATS = ("srt", "vtt", "json")
+FORMATS = EXPORT_FORMATS  # the names --export accepts, checked when the config is built
 
 # Subtitle conventions (Netflix, BBC and most editors' defaults), not options.
 MAX_LINE_CHARS = 42
@@ -52,6 +55,16 @@ class Cue:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
+
+
+def mirrored_folder(export_dir: str | Path, page_path: str) -> Path:
+    """The folder under ``export_dir`` for a page's exports: the page's folder relative to the folder
+    given to run; a page given by an absolute path or one with ``..`` in it lands in ``export_dir`` itself
+    (never outside it)."""
+    parent = PurePosixPath(Path(page_path).as_posix()).parent
+    if parent.is_absolute() or ".." in parent.parts:
+        return Path(export_dir)
+    return Path(export_dir) / parent
 
 
 def write_exports(

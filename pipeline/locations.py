@@ -27,8 +27,8 @@ def media_key(url: str) -> str:
     Only ``[A-Za-z0-9_-]`` ever appears in a key, so it is safe as a file name.
     A local file's key changes when the file does (its size and mtime are hashed in).
     """
-    local = _local_path(url)
-    if local is not None and _exists(local) and local.is_file():
+    local = local_path(url)
+    if local is not None and path_exists(local) and local.is_file():
         stat = local.stat()
         return "file-" + _digest(f"{local.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}")
     video_id = youtube_id(url)
@@ -41,7 +41,7 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def _local_path(url: str) -> Path | None:
+def local_path(url: str) -> Path | None:
     """The file a ``file://`` URL or a plain path names; None for anything yt-dlp should fetch."""
     text = url.strip()
     if text.lower().startswith("file://"):
@@ -55,7 +55,7 @@ def _local_path(url: str) -> Path | None:
         path = Path(os.path.expanduser(text))  # "~user" with no such user stays as it is
     except ValueError:  # a NUL byte: no such file, and nothing yt-dlp could fetch either
         return Path(text)
-    if _exists(path) or text.startswith(("/", "./", "../", "~")) or re.match(r"^[A-Za-z]:[\\/]", text):
+    if path_exists(path) or text.startswith(("/", "./", "../", "~")) or re.match(r"^[A-Za-z]:[\\/]", text):
         return path
     # "youtu.be/ID", "example.com/talk.mp3": a URL typed without its scheme.
     if re.match(r"^[^\s/]+\.[^\s/]+/", text):
@@ -63,7 +63,7 @@ def _local_path(url: str) -> Path | None:
     return path
 
 
-def _exists(path: Path) -> bool:
+def path_exists(path: Path) -> bool:
     try:
         return path.exists()
     except (OSError, ValueError):  # a name too long for the file system, a NUL byte
@@ -72,7 +72,7 @@ def _exists(path: Path) -> bool:
 
 def is_local(url: str) -> bool:
     """True when ``url`` names a local file (a path or a ``file://`` URL), not something to fetch."""
-    return _local_path(url) is not None
+    return local_path(url) is not None
 
 
 def site_of(url: str) -> str | None:
@@ -94,7 +94,7 @@ def local_media_path(value: str, page_source: Path, root: Path) -> Path:
     or a symlink, followed to its target): a pull request must not make the tool read, and
     then publish, a file of the maintainer's machine. Nothing is opened here.
     """
-    path = _local_path(value)
+    path = local_path(value)
     if path is None:
         raise DownloadError(value, "not a local file")
     if path.is_absolute() or value.strip().startswith("~"):

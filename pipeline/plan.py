@@ -1,4 +1,5 @@
-"""Which pages a run takes and why it leaves the others: one plan, shared by ``run`` and ``status``."""
+"""Which pages a run takes and why it leaves the others: one plan, shared by ``run`` and ``status``;
+and ``status``'s report of it (:func:`plan`), with what the cache holds for each video."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from . import download as download_stage
 from . import pages as pages_mod
+from .config import Config
+from .job import JobMaker, cache_of
 
 TODO = "todo"  # to transcribe and write
 SKIP = "skip"  # reported with its reason
@@ -94,3 +99,51 @@ def skip_reason(page: pages_mod.Page, selection: Selection) -> str | None:
         # The parser's warning says why ("not an event page: a template").
         pages_mod.NOT_AN_EVENT: next((w for w in page.warnings if w.startswith("not an event")), "not an event page"),
     }.get(page.state, f"state {page.state}")
+
+
+# -- status's report -------------------------------------------------------------------------
+
+
+def plan(
+    paths: Iterable[str | Path],
+    config: Config,
+    *,
+    cache_dir: str | Path | None = None,
+    selection: Selection = Selection(),
+) -> list[dict[str, Any]]:
+    """What a run would do with each page, and what the cache holds for its videos. Runs nothing."""
+    jobs = JobMaker(config, cache_of(config, cache_dir))
+    plans = plan_pages(pages_mod.scan(paths), selection)
+    rows = [status_row(p, []) for p in plans if p.decision == UNREADABLE]
+    for page_plan in plans:
+        if page_plan.page is not None:
+            videos = [cached_parts(jobs, page_plan.page, v) for v in page_plan.page.videos]
+            rows.append(status_row(page_plan, videos))
+    return rows
+
+
+def status_row(page_plan: PagePlan, videos: list[dict[str, Any]]) -> dict[str, Any]:
+    """One page's line of the status report."""
+    if page_plan.decision == TODO:
+        action = "write" if videos and all(v["transcript"] for v in videos) else "transcribe"
+    elif page_plan.decision == OTHER_SHARD:
+        action = "skip: another shard"
+    else:
+        action = f"skip: {page_plan.reason}"
+    return {"path": page_plan.path, "state": page_plan.state, "action": action, "videos": videos}
+
+
+def cached_parts(jobs: JobMaker, page: pages_mod.Page, video: pages_mod.Video) -> dict[str, Any]:
+    """What the cache holds for one video: media, audio, transcription."""
+    try:
+        job = jobs.job(page, video)
+    except Exception:
+        return {"url": video.url, "key": None, "media": False, "audio": False, "transcript": False}
+    cache = jobs.cache
+    return {
+        "url": video.url,
+        "key": job.key,
+        "media": download_stage.cached_media(job.location, cache) is not None,
+        "audio": cache.audio_path(job.key).is_file(),
+        "transcript": job.transcript.read() is not None,
+    }

@@ -2,16 +2,16 @@
 
 ``run --executor ray`` keeps everything else where a local run has it: the driver
 (this process) scans and selects the pages, owns the cache and writes the pages.
-Each video without a cached transcription is sent, as the runner's own
-:class:`~pipeline.steps.VideoJob`, to a :class:`TranscribeWorker` actor, which holds
+Each video without a cached transcription is sent, as the job a local run makes
+(:class:`~pipeline.job.VideoJob`), to a :class:`TranscribeWorker` actor, which holds
 one loaded model for its whole life and runs the very step a local run does
 (:func:`pipeline.steps.video_step`) against a scratch cache of its own: the worker
 needs nothing of the driver's disk, and sends back the transcription as plain data
 (words, times, confidences; never audio). The driver writes it to the very file a
 local run would (``job.transcript.path``, the same bytes), so a killed cluster run
 resumes locally or on the cluster without redoing a finished video; then the
-runner aligns and writes the page through its normal per-page path
-(``Runner.finish_cached``).
+page is aligned and written through the local run's per-page path (the ``finish``
+the runner hands over: ``Runner.process_pages``).
 
 Failures: a video that fails on a worker fails its page with the one-line reason
 a local run gives (``download: ...``, ``prepare: ...``, ``transcribe: ...``); a
@@ -25,28 +25,38 @@ Ray is an optional extra and is imported only here, only when a run asks for it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from . import pages as pages_mod
 from . import steps
 from . import transcribe as transcribe_stage
-from .cache import Cache, TranscriptEntry
+from .cache import Cache
 from .config import Config, ConfigError, RunOptions
 from .hooks import TRACE_ENV, Observer, StageHooks, Trace
+from .job import JobMaker, TranscriptEntry, VideoJob, lazy_model
 from .report import PageOutcome, VideoOutcome
+from .utils import add_timings, one_line
+
+# The local run's per-page path: aligns and writes pages whose transcriptions are cached,
+# completing each outcome (``amend``) before it is published.
+Finish = Callable[[list[pages_mod.Page], Callable[[PageOutcome], PageOutcome]], Iterator[PageOutcome]]
 
 RAY_MISSING = "--executor ray needs Ray: pip install 'du-transcripts[ray]'"
 # A cluster this run starts itself holds only small results (a transcription is a few MB), never audio.
 LOCAL_OBJECT_STORE_BYTES = 200 * 1024 * 1024
+# How long a cluster's address may take to accept a connection before the run is refused.
+ADDRESS_PROBE_SECONDS = 10.0
 
 
 def import_ray() -> Any:
@@ -89,20 +99,13 @@ class TranscribeWorker:
         self.config = config
         self.scratch = Cache.at(tempfile.mkdtemp(prefix="du-transcripts-worker-"))
         self.hooks = StageHooks(None, Trace.from_environment())  # the local run's trace lines (tests read them)
-        self._model: transcribe_stage.LoadedModel | None = None
-        self._model_error: transcribe_stage.ModelError | None = None
-        with self.hooks.stage("load-model", None):
-            try:
-                self._model = transcribe_stage.load_model(config.model, batch_size=config.transcribe.batch_size)
-            except transcribe_stage.ModelError as e:  # reported per video, as a local run does
-                self._model_error = e
+        self.model = lazy_model(config, self.hooks)
+        try:
+            self.model()  # loaded now, while the pool starts, not on the first video
+        except transcribe_stage.ModelError:
+            pass  # remembered: reported per video, as a local run does
 
-    def model(self) -> transcribe_stage.LoadedModel:
-        if self._model is None:
-            raise self._model_error or transcribe_stage.ModelError("no model")
-        return self._model
-
-    def run(self, job: steps.VideoJob) -> VideoResult:
+    def run(self, job: VideoJob) -> VideoResult:
         # The same fingerprint, in the scratch cache: the driver's cache is the one that lasts.
         fingerprint = job.transcript.fingerprint
         local_job = dataclasses.replace(
@@ -114,7 +117,7 @@ class TranscribeWorker:
         except steps.FetchFailed as e:
             return VideoResult(job.key, error=str(e), worker_pid=os.getpid())
         except Exception as e:  # one bad video never stops the worker
-            return VideoResult(job.key, error=f"transcribe: {steps.one_line(e)}", worker_pid=os.getpid())
+            return VideoResult(job.key, error=f"transcribe: {one_line(e)}", worker_pid=os.getpid())
         finally:
             for folder in self.scratch.root.iterdir():  # one video at a time in the scratch cache
                 shutil.rmtree(folder, ignore_errors=True)
@@ -169,8 +172,6 @@ def worker_shape(run: RunOptions, cluster: dict[str, float]) -> tuple[int, int, 
     gpus_in_cluster = float(cluster.get("GPU", 0.0))
     cpus_in_cluster = float(cluster.get("CPU", 1.0))
     gpus = _gpus_per_worker(run.gpus_per_worker, gpus_in_cluster)
-    if run.workers < 0:
-        raise ConfigError("--workers must be 0 (as many as the cluster holds) or more")
     cpus = max(1, run.cpus_per_worker)
     if run.workers > 0:
         count = run.workers
@@ -223,12 +224,12 @@ class WorkerPool:
         for actor in self.actors:
             self.ray.kill(actor)
 
-    def results(self, jobs: Iterable[steps.VideoJob], max_retries: int) -> Iterator[tuple[steps.VideoJob, VideoResult]]:
+    def results(self, jobs: Iterable[VideoJob], max_retries: int) -> Iterator[tuple[VideoJob, VideoResult]]:
         """(job, its result) for every job, in the order they finish; a job whose worker dies is retried."""
-        queue: deque[tuple[steps.VideoJob, int]] = deque((job, 0) for job in jobs)
+        queue: deque[tuple[VideoJob, int]] = deque((job, 0) for job in jobs)
         self.stats.jobs = len(queue)
         idle: deque[int] = deque(range(len(self.actors)))
-        running: dict[Any, tuple[int, steps.VideoJob, int]] = {}  # object ref -> (actor slot, job, attempt)
+        running: dict[Any, tuple[int, VideoJob, int]] = {}  # object ref -> (actor slot, job, attempt)
         while queue or running:
             while queue and idle:
                 slot = idle.popleft()
@@ -247,10 +248,10 @@ class WorkerPool:
         self,
         ref: Any,
         slot: int,
-        job: steps.VideoJob,
+        job: VideoJob,
         attempt: int,
         max_retries: int,
-        queue: deque[tuple[steps.VideoJob, int]],
+        queue: deque[tuple[VideoJob, int]],
     ) -> VideoResult | None:
         from ray.exceptions import RayActorError, RayError
 
@@ -266,7 +267,38 @@ class WorkerPool:
                 return None
             return VideoResult(job.key, error=f"worker: lost {attempt + 1} time(s) on this video ({type(e).__name__})")
         except RayError as e:
-            return VideoResult(job.key, error=f"worker: {type(e).__name__}: {steps.one_line(e)[:300]}")
+            return VideoResult(job.key, error=f"worker: {type(e).__name__}: {one_line(e)[:300]}")
+
+
+def check_address(address: str, timeout: float = ADDRESS_PROBE_SECONDS) -> None:
+    """Refuse, in one line, a cluster address where no Ray cluster answers: ``ray.init`` would retry
+    for minutes (and hold Ctrl-C) before saying so. "" (start Ray here) and "auto" pass.
+
+    Ray's GCS (and the Ray Client server of ``ray://``) speaks gRPC: a listener that does not answer
+    HTTP/2's opening with its SETTINGS is something else (unless the cluster uses TLS)."""
+    if address in ("", "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as connection:
+            grpc = os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true") or _answers_http2(connection)
+    except (OSError, ValueError) as e:
+        reason = "no answer" if isinstance(e, TimeoutError) else (getattr(e, "strerror", None) or str(e))
+        raise ConfigError(f"--ray-address {address}: cannot reach a Ray cluster there ({reason})") from None
+    if not grpc:
+        raise ConfigError(f"--ray-address {address}: something listens there, but not a Ray cluster")
+
+
+# HTTP/2's client preface and an empty SETTINGS frame; a gRPC server answers with its own SETTINGS.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _answers_http2(connection: socket.socket) -> bool:
+    connection.sendall(_HTTP2_PREFACE)
+    frame = b""
+    while len(frame) < 9 and (chunk := connection.recv(9 - len(frame))):
+        frame += chunk
+    return len(frame) == 9 and frame[3] == 0x04  # a frame header of type SETTINGS
 
 
 def connect(ray: Any, address: str, cpus_wanted: int | None = None) -> bool:
@@ -274,6 +306,7 @@ def connect(ray: Any, address: str, cpus_wanted: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # an offline tool: no usage reports
+    check_address(address)
     common: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "include_dashboard": False}
     for attempt in range(2):  # a local start gives its raylet 30 s, which a loaded machine can miss once
         try:
@@ -286,22 +319,11 @@ def connect(ray: Any, address: str, cpus_wanted: int | None = None) -> bool:
             ray.shutdown()
             if address or attempt == 1:
                 where = address or "(this machine)"
-                raise ConfigError(f"--ray-address {where}: cannot start or join Ray: {steps.one_line(e)}") from None
+                raise ConfigError(f"--ray-address {where}: cannot start or join Ray: {one_line(e)}") from None
     return True
 
 
 # -- the driver's side: chosen by Runner._executor -----------------------------------------------
-
-
-class BatchRunner(Protocol):
-    """What the Ray executor needs of the runner (pipeline.runner.Runner provides it)."""
-
-    config: Config
-
-    @property
-    def observer(self) -> Observer: ...
-    def job(self, page: pages_mod.Page, video: pages_mod.Video) -> steps.VideoJob: ...
-    def finish_cached(self, todo: list[pages_mod.Page]) -> Iterator[PageOutcome]: ...
 
 
 @dataclass
@@ -322,21 +344,21 @@ class _PagePlan:
         return None
 
 
-def _plan_pages(runner: BatchRunner, todo: list[pages_mod.Page]) -> tuple[list[_PagePlan], dict[Path, steps.VideoJob]]:
+def _plan_pages(jobs_of: JobMaker, todo: list[pages_mod.Page]) -> tuple[list[_PagePlan], dict[Path, VideoJob]]:
     """Per page, the transcriptions it still waits for; and one job per missing transcription."""
     plans: list[_PagePlan] = []
-    jobs: dict[Path, steps.VideoJob] = {}
+    jobs: dict[Path, VideoJob] = {}
     for page in todo:
         plan = _PagePlan(page, videos=[], waiting=set())
         for video in page.videos:
             try:
-                job = runner.job(page, video)
+                job = jobs_of.job(page, video)
             except Exception as e:  # as the local run's prefetch reports it
-                plan.videos.append(f"download: {steps.one_line(e)}")
+                plan.videos.append(f"download: {one_line(e)}")
                 continue
             path = job.transcript.path
             plan.videos.append(path)
-            if transcribe_stage.read_cached(path, job.transcript.fingerprint) is None:
+            if job.transcript.read() is None:
                 plan.waiting.add(path)
                 # Same video and same context on two pages: one transcription (the same cache file).
                 jobs.setdefault(path, job)
@@ -345,36 +367,40 @@ def _plan_pages(runner: BatchRunner, todo: list[pages_mod.Page]) -> tuple[list[_
 
 
 def process_on_ray(
-    runner: BatchRunner, todo: list[pages_mod.Page], *, stats_out: dict[str, Any]
+    jobs_of: JobMaker,
+    observer: Observer,
+    finish: Finish,
+    todo: list[pages_mod.Page],
+    *,
+    stats_out: dict[str, Any],
 ) -> Iterator[PageOutcome]:
     """Yield one PageOutcome per page of ``todo``, each as soon as its videos are transcribed.
 
     ``stats_out`` receives the pool's figures (PoolStats.to_json) when the batch ends.
     """
     ray = import_ray()
-    run = runner.config.run
-    plans, jobs = _plan_pages(runner, todo)
-    yield from _finish_ready(runner, plans)  # pages whose videos are all cached already
+    config = jobs_of.config
+    run = config.run
+    plans, jobs = _plan_pages(jobs_of, todo)
+    yield from _finish_ready(observer, finish, plans)  # pages whose videos are all cached already
     if not jobs:
         return
     started_ray = connect(ray, run.ray_address, cpus_wanted=run.workers * max(1, run.cpus_per_worker) or None)
     pool = None
     try:
         size, cpus, gpus = worker_shape(run, ray.cluster_resources())
-        pool = WorkerPool(ray, runner.config, size=size, cpus=cpus, gpus=gpus)
+        pool = WorkerPool(ray, config, size=size, cpus=cpus, gpus=gpus)
         for plan in plans:  # the display lists them as being fetched until their transcriptions come back
-            runner.observer.stage(plan.page, "worker", "download, prepare and transcribe on a Ray worker")
+            observer.stage(plan.page, "worker", "download, prepare and transcribe on a Ray worker")
         for job, result in pool.results(list(jobs.values()), run.max_retries):
             if result.done is not None:
                 # The very file, and bytes, a local run writes: both executors share the cache.
-                transcribe_stage.write_cached(
-                    job.transcript.path, result.done.transcription, job.transcript.fingerprint
-                )
+                job.transcript.write(result.done.transcription)
             for plan in plans:
                 if job.transcript.path in plan.waiting:
                     plan.waiting.discard(job.transcript.path)
                     plan.results[job.transcript.path] = result
-            yield from _finish_ready(runner, plans)
+            yield from _finish_ready(observer, finish, plans)
         stats_out.update(pool.stats.to_json())
     finally:
         if pool is not None:
@@ -383,41 +409,42 @@ def process_on_ray(
             ray.shutdown()
 
 
-def _finish_ready(runner: BatchRunner, plans: list[_PagePlan]) -> Iterator[PageOutcome]:
+def _finish_ready(observer: Observer, finish: Finish, plans: list[_PagePlan]) -> Iterator[PageOutcome]:
     """Outcomes of the pages that wait for nothing any more (removed from ``plans``)."""
     for plan in [p for p in plans if not p.waiting]:
         plans.remove(plan)
         error = plan.error()
         if error:
             outcome = _failed(plan, error)
-            runner.observer.page_finished(outcome)
+            observer.page_finished(outcome)
             yield outcome
             continue
-        for outcome in runner.finish_cached([plan.page]):  # align and write from the cache, as locally
-            _add_remote_figures(outcome, plan)
-            yield outcome
+        # Align and write from the cache, as locally; each outcome completed before it is published.
+        yield from finish([plan.page], functools.partial(with_remote_figures, plan=plan))
 
 
 def _failed(plan: _PagePlan, error: str) -> PageOutcome:
     page = plan.page
-    videos = [VideoOutcome(url=v.url) for v in page.videos]
-    for outcome, where in zip(videos, plan.videos, strict=True):
+    videos = []
+    for video, where in zip(page.videos, plan.videos, strict=True):
         result = plan.results.get(where) if isinstance(where, Path) else None
-        if result is not None:
-            outcome.key, outcome.audio_seconds = result.key, result.audio_seconds
+        if result is None:
+            videos.append(VideoOutcome(url=video.url))
+        else:
+            videos.append(VideoOutcome(url=video.url, key=result.key, audio_seconds=result.audio_seconds))
     return PageOutcome(
         path=page.path, state=page.state, status="failed", reason=error, warnings=list(page.warnings), videos=videos
     )
 
 
-def _add_remote_figures(outcome: PageOutcome, plan: _PagePlan) -> None:
-    """What the workers did for this page, as a local run reports its own stages."""
+def with_remote_figures(outcome: PageOutcome, plan: _PagePlan) -> PageOutcome:
+    """The outcome with what the workers did for this page, as a local run reports its own stages."""
     by_key = {r.key: r.done for r in plan.results.values() if r.done is not None}
+    videos, timings = [], dict(outcome.timings)
     for video in outcome.videos:
         done = by_key.get(video.key) if video.key is not None else None
-        if done is None:
-            continue
-        video.transcribed = done.transcribed
-        video.downloaded = done.downloaded
-        for stage, seconds in done.timings.items():
-            outcome.timings[stage] = outcome.timings.get(stage, 0.0) + seconds
+        if done is not None:
+            video = dataclasses.replace(video, transcribed=done.transcribed, downloaded=done.downloaded)
+            timings = add_timings(timings, done.timings)
+        videos.append(video)
+    return dataclasses.replace(outcome, videos=videos, timings=timings)

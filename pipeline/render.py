@@ -25,9 +25,10 @@ are machine guesses.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
+from . import draft
+from .draft import one_line
 from .pages.links import youtube_id
 from .schema import LEAD, NO_SPEECH, SECTION, AlignedChapter, Alignment, Flag, Paragraph, RenderedPart
 from .utils import format_timestamp
@@ -35,24 +36,12 @@ from .utils import format_timestamp
 
 def render_transcript(parts: Sequence[RenderedPart], *, model: str, date: str, link_times: bool = False) -> str:
     placed_parts = [_place_flags(part.alignment, list(part.flags)) for part in parts]
-    note = f"*Machine-generated draft (faster-whisper, model {_one_line(model)}, {date}) for human cleanup: "
     counts = _flag_counts(parts, placed_parts)
-    if counts:
-        total = sum(n for _, n in counts)
-        where = ", ".join(f"{name} {n}" for name, n in counts)
-        note += f"check names, punctuation and the {total} passage{'s' * (total != 1)} marked [?] ({where}).*"
-    else:
-        note += "check names and punctuation.*"
-    if any(part.speakers for part in parts):
-        note = note[:-1] + " Speaker labels are machine guesses: check who says what.*"
-    blocks = [note]
+    blocks = [draft.note(model, date, counts, speakers=any(part.speakers for part in parts))]
     for index, (part, placed) in enumerate(zip(parts, placed_parts, strict=True), start=1):
-        url, label, alignment = part.url, part.label, part.alignment
+        url, alignment = part.url, part.alignment
         if len(parts) > 1:
-            name = f"Part {index} of {len(parts)}"
-            if label and _one_line(label).lower() != f"part {index}":
-                name += f": {_one_line(label)}"
-            blocks.append(f"**{name}** ({url})")
+            blocks.append(draft.part_line(index, len(parts), part.label, url))
         video_id = youtube_id(url)
         turns = _TurnLabels(part.speakers)
         for chapter, chapter_flags in zip(alignment.chapters, placed, strict=True):
@@ -68,7 +57,7 @@ def _flag_counts(parts: Sequence[RenderedPart], placed_parts: list) -> list[tupl
         for chapter, per_paragraph in zip(part.alignment.chapters, placed, strict=True):
             n = sum(len(v) for v in per_paragraph.values())
             if n:
-                name = _one_line(chapter.title) if chapter.title else format_timestamp(chapter.start)
+                name = one_line(chapter.title) if chapter.title else format_timestamp(chapter.start)
                 counts.append((f"{prefix}{name}", n))
     return counts
 
@@ -84,12 +73,12 @@ class _TurnLabels:
         self.labels = labels
         self.current: int | None = None
 
-    def prefix(self, paragraph: Paragraph) -> str:
+    def label(self, paragraph: Paragraph) -> str | None:
         speaker = paragraph.speaker
         if speaker is None or speaker not in self.labels or speaker == self.current:
-            return ""
+            return None
         self.current = speaker
-        return f"**{_one_line(self.labels[speaker])}:** "
+        return self.labels[speaker]
 
 
 def _chapter_blocks(
@@ -103,29 +92,19 @@ def _chapter_blocks(
     if chapter.kind != LEAD:
         blocks.append(_heading(chapter, video_id if link_times else None))
     if not chapter.paragraphs:
-        blocks.append(f"*({chapter.note or NO_SPEECH})*")
+        blocks.append(draft.aside(chapter.note or NO_SPEECH))
     for p, paragraph in enumerate(chapter.paragraphs):
-        text = _escape_line_start(_paragraph_text(paragraph, flags.get(p, []), video_id))
-        blocks.append(turns.prefix(paragraph) + text)
+        text = _paragraph_text(paragraph, flags.get(p, []), video_id)
+        blocks.append(draft.paragraph(text, turns.label(paragraph)))
     return blocks
 
 
 def _heading(chapter: AlignedChapter, video_id: str | None) -> str:
     """``### Title (12:34)``, ``####`` for a sub-chapter; the time links to the video when given its id."""
-    marks = "####" if chapter.level >= 1 and chapter.kind != SECTION else "###"
-    stamp = format_timestamp(chapter.start)
-    title = "" if chapter.kind == SECTION else _one_line(chapter.title or "")
-    if video_id is not None:
-        link = video_link(video_id, chapter.start)
-        stamp = f"[({stamp})]({link})" if title else f"[{stamp}]({link})"
-    elif title:
-        stamp = f"({stamp})"
-    return f"{marks} {title} {stamp}" if title else f"{marks} {stamp}"
-
-
-def video_link(video_id: str, seconds: float) -> str:
-    """The YouTube link that plays ``video_id`` from that second (rounded down: from just before it)."""
-    return f"https://youtu.be/{video_id}?t={max(0, int(seconds))}"
+    level = 4 if chapter.level >= 1 and chapter.kind != SECTION else 3
+    title = "" if chapter.kind == SECTION else (chapter.title or "")
+    link = draft.video_link(video_id, chapter.start) if video_id is not None else None
+    return draft.heading(level, title, chapter.start, link)
 
 
 def _place_flags(alignment: Alignment, flags: list[Flag]) -> list[dict[int, list[tuple[int, Flag]]]]:
@@ -148,27 +127,6 @@ def _place_flags(alignment: Alignment, flags: list[Flag]) -> list[dict[int, list
 def _paragraph_text(paragraph: Paragraph, flags: list[tuple[int, Flag]], video_id: str | None) -> str:
     marks: dict[int, list[str]] = {}
     for w, (start, _end, reason) in flags:
-        reason = _one_line(reason).replace("--", "-").replace(">", ")")  # must not end the comment
-        mark = f"[?]({video_link(video_id, start)})" if video_id is not None else "[?]"
-        marks.setdefault(w, []).append(f" {mark}<!-- check {format_timestamp(start)}: {reason} -->")
-    text = "".join(word.text + "".join(marks.get(w, [])) for w, word in enumerate(paragraph.words))
-    return _one_line(text)
-
-
-def _one_line(text: str) -> str:
-    """Page titles and model text are data: a newline in them must not start a new Markdown line."""
-    return " ".join(str(text).split())
-
-
-_BLOCK_START = re.compile(r"^(?:[#>*+=|-]|\d+[.)](?:\s|$)|```|~~~)")
-
-
-def _escape_line_start(text: str) -> str:
-    """A paragraph that begins like a heading, list or quote ("4. To eject ...") stays a paragraph."""
-    match = _BLOCK_START.match(text)
-    if not match:
-        return text
-    digits = re.match(r"\d+", text)
-    if digits:
-        return digits.group(0) + "\\" + text[len(digits.group(0)) :]
-    return "\\" + text
+        link = draft.video_link(video_id, start) if video_id is not None else None
+        marks.setdefault(w, []).append(draft.flag_mark(start, reason, link))
+    return "".join(word.text + "".join(marks.get(w, [])) for w, word in enumerate(paragraph.words))

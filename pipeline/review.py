@@ -7,8 +7,8 @@ CONTRACT (the review server and the tests rely on these names):
   would when the cache lacks them), and time every word of the draft. Raises
   ``ReviewError`` (one line) for a page without a draft, a page a human
   transcribed, or media that cannot be found.
-- ``parse_draft(body) -> list[Block]``: the draft body (as ``pages.read_transcript``
-  returns it) as headings, notes, part lines and paragraphs of words and flags.
+- the draft body (as ``pages.read_transcript`` returns it) is read as headings, notes,
+  part lines and paragraphs of words and flags by ``draft.parse_draft``.
 - ``time_words(blocks, words_per_part)``: give every word a start and end from the
   transcription(s), by a sequence alignment of the draft's tokens to the model's.
 - ``draft_to_json(session) -> dict``: what the page's JavaScript renders.
@@ -16,8 +16,6 @@ CONTRACT (the review server and the tests rely on these names):
   Markdown) into the page's Transcript section; raises ``PageChangedError`` when
   the file changed since the session began and ``ReviewError`` for a bad edit.
 
-Both draft forms are read: flags as `` [?]<!-- check 12:34: reason -->`` and as
-``[?](https://youtu.be/ID?t=754)<!-- check ... -->``, headings of any level.
 """
 
 from __future__ import annotations
@@ -33,21 +31,15 @@ from pathlib import Path
 from . import download, pages, steps, transcribe
 from .cache import Cache
 from .config import Config, ConfigError
-from .runner import Runner
+from .download_errors import DownloadError
+from .draft import Block, FlagMark, Word, paragraph_markdown, parse_draft, parse_paragraph
+from .hooks import StageHooks, Trace
+from .job import JobMaker, Lazy, VideoJob, cache_of, lazy_model
+from .schema import Transcription
+from .utils import one_line
 
 # Media a browser's <audio> plays as it is; anything else is transcoded once, with the shipped ffmpeg.
 PLAYABLE_SUFFIXES = {".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".webm", ".wav", ".flac", ".mp4"}
-
-_FLAG_RE = re.compile(r"\s*\[\?\](?:\((?P<url>[^)\s]*)\))?(?:<!--(?P<note>.*?)-->)?")
-_CHECK_RE = re.compile(r"^\s*check\s+(?P<time>\d{1,2}(?::\d{2}){1,2})\s*:?\s*(?P<reason>.*?)\s*$")
-_URL_TIME_RE = re.compile(r"[?&]t=(\d+)")
-_HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.*?)\s*$")
-_HEADING_TIME_RE = re.compile(r"\((?P<time>\d{1,2}(?::\d{2}){1,2})\)\s*$|^(?P<bare>\d{1,2}(?::\d{2}){1,2})$")
-_PART_RE = re.compile(r"^\*\*Part \d+ of \d+\b.*\*\*")
-_NOTE_RE = re.compile(r"^\*[^*].*\*$|^\*\(.*\)\*$")
-_SPEAKER_RE = re.compile(r"^\*\*(?P<name>[^*\n]{1,60}?):\*\*\s*")
-_ESCAPED_START_RE = re.compile(r"^(\d+)\\([.)])|^\\([#>*+=|-])")
-_NEEDS_ESCAPE_RE = re.compile(r"^(?:(\d+)([.)])(?=\s|$)|[#>*+=|-]|```|~~~)")
 
 
 class ReviewError(Exception):
@@ -56,37 +48,6 @@ class ReviewError(Exception):
 
 class PageChangedError(ReviewError):
     """The page on disk is not the one the review began with."""
-
-
-@dataclass
-class Word:
-    text: str
-    start: float = 0.0
-    end: float = 0.0
-    flag: str | None = None  # the reason, when this word is inside a passage marked [?]
-
-
-@dataclass
-class FlagMark:
-    markdown: str  # exactly as in the draft, leading space included: kept unless the reviewer deletes it
-    reason: str
-    time: float | None  # where the passage starts, when the mark says
-
-
-@dataclass
-class Block:
-    kind: str  # "heading" | "note" | "part" | "paragraph"
-    raw: str  # the block's lines as in the draft: what is written back when it is unchanged
-    level: int = 0  # heading level
-    text: str = ""  # heading/note/part text
-    start: float | None = None  # a heading's time
-    speaker: str | None = None  # a paragraph's **Label:**
-    items: list[Word | FlagMark] = field(default_factory=list)  # a paragraph's words and flag marks
-    part: int = 0  # which video (0-based) the block belongs to
-
-    @property
-    def words(self) -> list[Word]:
-        return [item for item in self.items if isinstance(item, Word)]
 
 
 @dataclass
@@ -105,101 +66,6 @@ class ReviewSession:
     file_hash: str  # sha256 of the page's bytes when the review began (or was last saved)
     draft_hash: str  # sha256 of the draft body: keys the browser's unsaved edits
     timed: list = field(default_factory=list)  # per video: ([(start, end, text)], duration), to re-time after a save
-
-
-def _seconds(stamp: str) -> float:
-    total = 0.0
-    for part in stamp.split(":"):
-        total = total * 60 + int(part)
-    return total
-
-
-# --------------------------------------------------------------------------- the draft as blocks
-
-
-def _flag_mark(match: re.Match) -> FlagMark:
-    note = match.group("note") or ""
-    check = _CHECK_RE.match(note)
-    reason = (check.group("reason") if check else note.strip()) or "check this passage"
-    time = _seconds(check.group("time")) if check else None
-    url_time = _URL_TIME_RE.search(match.group("url") or "")
-    if url_time:
-        time = float(url_time.group(1))
-    return FlagMark(markdown=match.group(0), reason=reason, time=time)
-
-
-def parse_paragraph(markdown: str) -> tuple[str | None, list[Word | FlagMark]]:
-    """A paragraph's speaker label and its words and flag marks, in order."""
-    text = " ".join(markdown.split())
-    speaker = None
-    label = _SPEAKER_RE.match(text)
-    if label:
-        speaker, text = label.group("name").strip(), text[label.end() :]
-    text = _ESCAPED_START_RE.sub(lambda m: (m.group(1) + m.group(2)) if m.group(1) else m.group(3), text)
-    items: list[Word | FlagMark] = []
-    pos = 0
-    for match in _FLAG_RE.finditer(text):
-        items.extend(Word(token) for token in text[pos : match.start()].split())
-        items.append(_flag_mark(match))
-        pos = match.end()
-    items.extend(Word(token) for token in text[pos:].split())
-    return speaker, items
-
-
-def _classify_block(lines: list[str], part: int) -> Block:
-    raw = "\n".join(lines)
-    first = lines[0].strip()
-    heading = _HEADING_RE.match(first) if len(lines) == 1 else None
-    if heading:
-        text = heading.group("text")
-        stamp = _HEADING_TIME_RE.search(text)
-        start = _seconds(stamp.group("time") or stamp.group("bare")) if stamp else None
-        return Block("heading", raw, level=len(heading.group("hashes")), text=text, start=start, part=part)
-    joined = " ".join(line.strip() for line in lines)
-    if _PART_RE.match(joined):
-        return Block("part", raw, text=joined.replace("**", ""), part=part)
-    if _NOTE_RE.match(joined):
-        return Block("note", raw, text=joined.strip("*"), part=part)
-    speaker, items = parse_paragraph(joined)
-    return Block("paragraph", raw, speaker=speaker, items=items, part=part)
-
-
-def parse_draft(body: str) -> list[Block]:
-    """The body's blank-line separated blocks; part lines (``**Part 2 of 3**``) start a new video."""
-    blocks: list[Block] = []
-    part = -1
-    for chunk in re.split(r"\n[ \t]*\n", body.replace("\r\n", "\n").strip("\n")):
-        lines = [line for line in chunk.split("\n") if line.strip()]
-        if not lines:
-            continue
-        block = _classify_block(lines, max(part, 0))
-        if block.kind == "part":
-            part += 1
-            block.part = part
-        blocks.append(block)
-    return blocks
-
-
-def paragraph_markdown(block: Block) -> str:
-    """A paragraph as one Markdown line in the house style (the form the browser sends back)."""
-    text = ""
-    for item in block.items:
-        if isinstance(item, FlagMark):
-            text += item.markdown
-        else:
-            text += (" " if text else "") + item.text
-    return _with_label(block.speaker, text)
-
-
-def _with_label(speaker: str | None, text: str) -> str:
-    text = " ".join(text.split())
-    if not speaker:
-        escaped = _NEEDS_ESCAPE_RE.match(text)
-        if escaped and escaped.group(1):
-            text = escaped.group(1) + "\\" + text[len(escaped.group(1)) :]
-        elif escaped:
-            text = "\\" + text
-    return f"**{speaker}:** {text}" if speaker else text
 
 
 # --------------------------------------------------------------------------- word times
@@ -319,40 +185,41 @@ _CONTENT_TYPES |= {".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg
 _CONTENT_TYPES |= {".wav": "audio/wav", ".flac": "audio/flac"}
 
 
-def _video_jobs(page: pages.Page, config: Config, cache: Cache) -> tuple[Runner, list[steps.VideoJob]]:
+def _video_jobs(page: pages.Page, config: Config, cache: Cache) -> list[VideoJob]:
     """Each video's job as ``run`` makes it: the same cache key, and the same transcription entry."""
     try:
-        runner = Runner(config, cache)
-        return runner, [runner.job(page, video) for video in page.videos]
-    except (ConfigError, download.DownloadError) as e:
-        raise ReviewError(f"{page.path}: {steps.one_line(e)}") from None
+        jobs = JobMaker(config, cache)
+        return [jobs.job(page, video) for video in page.videos]
+    except (ConfigError, DownloadError) as e:
+        raise ReviewError(f"{page.path}: {one_line(e)}") from None
 
 
-def _transcription(job: steps.VideoJob, runner: Runner) -> transcribe.Transcription:
+def _transcription(job: VideoJob, model: Lazy[transcribe.LoadedModel], config: Config, cache: Cache) -> Transcription:
     """The model's own words for the video, as ``run`` caches them: from the cache, else transcribed now.
 
     Without the glossary's respellings: a respelt word matches no model word and is timed
     between its neighbours, a fraction of a second off, for a tenth of the time.
     """
-    cached = transcribe.read_cached(job.transcript.path, job.transcript.fingerprint)
+    cached = job.transcript.read()
     if cached is not None:
         return cached
+    hooks = StageHooks(None, Trace.from_environment())
     try:
-        done = steps.video_step(job, lambda: runner.model, runner.cache, runner.config, runner.hooks)
+        done = steps.video_step(job, model, cache, config, hooks)
     except Exception as e:  # a failed download or prepare (RuntimeError), the model (ModelError)
-        raise ReviewError(f"{job.page.path}: cannot transcribe its video: {steps.one_line(e)}") from None
-    if not runner.config.run.keep_audio:
-        steps.remove_audio(job, runner.cache)
+        raise ReviewError(f"{job.page.path}: cannot transcribe its video: {one_line(e)}") from None
+    if not config.run.keep_audio:
+        steps.remove_audio(job, cache)
     return done.transcription
 
 
-def _media_file(job: steps.VideoJob, config: Config, cache: Cache) -> MediaSource:
+def _media_file(job: VideoJob, config: Config, cache: Cache) -> MediaSource:
     media = download.cached_media(job.location, cache)
     if media is None:
         try:
             media = download.download(job.location, cache, config.download)
-        except download.DownloadError as e:
-            raise ReviewError(f"media missing: {steps.one_line(e)}") from None
+        except DownloadError as e:
+            raise ReviewError(f"media missing: {one_line(e)}") from None
     path = _playable(Path(media.path), cache, job.key)
     return MediaSource(url=job.location, path=path, content_type=_CONTENT_TYPES.get(path.suffix.lower(), "audio/webm"))
 
@@ -372,9 +239,10 @@ def open_review(page_path: str | Path, config: Config, *, cache_dir: str | Path 
     except pages.PageError as e:
         raise ReviewError(str(e)) from None
     _check_reviewable(page)
-    cache = Cache.at(cache_dir if cache_dir is not None else (config.run.cache_dir or None))
-    runner, jobs = _video_jobs(page, config, cache)
-    transcriptions = [_transcription(job, runner) for job in jobs]
+    cache = cache_of(config, cache_dir)
+    jobs = _video_jobs(page, config, cache)
+    models = lazy_model(config, StageHooks(None, Trace.from_environment()))  # loaded once, if some video needs it
+    transcriptions = [_transcription(job, models, config, cache) for job in jobs]
     media = [_media_file(job, config, cache) for job in jobs]
     data = Path(page_path).read_bytes()
     body = pages.read_transcript(page_path) or ""

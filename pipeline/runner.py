@@ -19,7 +19,6 @@ each returning a new record.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import functools
 import os
@@ -30,39 +29,25 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from . import context as context_stage
 from . import download as download_stage
-from . import export as export_stage
-from . import glossary as glossary_stage
 from . import pages as pages_mod
 from . import speakers as speakers_stage
 from . import steps
 from . import transcribe as transcribe_stage
 from .cache import Cache
 from .config import Config, ConfigError
-from .hooks import TRACE_ENV, NullObserver, Observer, StageHooks, Trace
-from .plan import OTHER_SHARD, SKIP, TODO, UNREADABLE, PagePlan, Selection, in_shard, plan_pages
+from .hooks import Observer, StageHooks, Trace
+from .job import JobMaker, VideoJob, cache_of, lazy_engine, lazy_model
+from .locations import site_of
+from .plan import SKIP, TODO, UNREADABLE, PagePlan, Selection, plan_pages
 from .report import STAGES, PageOutcome, RunReport, VideoOutcome
-from .steps import Fetched, VideoJob, media_location, one_line
+from .steps import Fetched, VideoWords
+from .utils import add_timings, one_line, writable_folder
 
-__all__ = [
-    "RATE_LIMIT_STRIKES",
-    "STAGES",
-    "TRACE_ENV",
-    "NullObserver",
-    "Observer",
-    "PageOutcome",
-    "RunReport",
-    "Runner",
-    "Selection",
-    "VideoOutcome",
-    "in_shard",
-    "media_location",
-    "plan",
-    "run_batch",
-]
+Amend = Callable[[PageOutcome], PageOutcome]
+
+__all__ = ["RATE_LIMIT_STRIKES", "Runner", "run_batch"]
 
 # After this many rate-limited downloads in a row the batch stops asking the
 # site for more: hammering only lengthens the ban.
@@ -83,7 +68,7 @@ class _PageParts:
     """A page's videos as the main thread collects them, before its draft is rendered."""
 
     videos: list[VideoOutcome] = field(default_factory=list)
-    transcriptions: list[tuple[pages_mod.Video, transcribe_stage.Transcription]] = field(default_factory=list)
+    words: list[VideoWords] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=lambda: {s: 0.0 for s in STAGES})
     error: str | None = None
 
@@ -103,50 +88,17 @@ class Runner:
         self.config = config
         self.cache = cache
         self.hooks = StageHooks(observer, Trace.from_environment())
-        self._model: transcribe_stage.LoadedModel | None = None
-        self._model_error: Exception | None = None
-        self._model_lock = threading.Lock()
-        self._engine: speakers_stage.Engine | None = None
+        self.model = lazy_model(config, self.hooks)
+        self.engine = lazy_engine(config, self.hooks)  # used with --speakers only (main thread)
         # Consecutive rate-limited downloads per site, shared by the fetch threads.
         self._rate_limit_strikes: Counter[str] = Counter()
         self._strikes_lock = threading.Lock()
         self.date = draft_date()
-        try:
-            self.glossary = glossary_stage.load_glossary(config.run.glossary or None)
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"glossary: {one_line(e)}") from None
-        unknown = set(config.run.export) - set(export_stage.FORMATS)
-        if unknown:
-            raise ConfigError(
-                f"--export: unknown format(s) {', '.join(sorted(unknown))} (known: {', '.join(export_stage.FORMATS)})"
-            )
-        self._tokenizer = _model_tokenizer(config.model.name)
+        self.jobs = JobMaker(config, cache)
 
     @property
     def observer(self) -> Observer:
         return self.hooks.observer
-
-    def prompt(self, page: pages_mod.Page) -> context_stage.PromptContext:
-        """The page's names and terms for the model (empty when switched off)."""
-        return context_stage.prompt_for(page, self.config.transcribe, self._tokenizer, glossary=self.glossary)
-
-    def job(self, page: pages_mod.Page, video: pages_mod.Video) -> VideoJob:
-        """One video's job: its cache key and transcription entry. Raises when the URL has no key."""
-        location = media_location(page, video)
-        key = download_stage.media_key(location)
-        context = self.prompt(page)
-        entry = self.cache.transcript(
-            key,
-            self.config.model.name,
-            self.config.transcribe,
-            initial_prompt=context.initial_prompt,
-            hotwords=context.hotwords,
-        )
-        turns = self.cache.speakers(key, self.config.speakers) if self.config.speakers.enabled else None
-        return VideoJob(page, video.url, location, key, context, entry, turns)
-
-    def plan(self, paths: Iterable[str | Path], selection: Selection = Selection()) -> list[PagePlan]:
-        return plan_pages(pages_mod.scan(paths), selection)
 
     # -- the batch -------------------------------------------------------------
 
@@ -154,7 +106,7 @@ class Runner:
         started = time.perf_counter()
         report = RunReport(model=self.config.model.name)
         process = self._executor(report, check_extra=not selection.dry_run)
-        plans = self.plan(paths, selection)
+        plans = plan_pages(pages_mod.scan(paths), selection)
         report.pages.extend(
             PageOutcome(path=p.path, state=p.state, status="failed", reason=p.reason)
             for p in plans
@@ -183,7 +135,7 @@ class Runner:
                     else:
                         finished.append(_interrupted(page))
             report.pages.extend(finished)
-        report.model_loaded = self._model is not None
+        report.model_loaded = self.model.loaded
         report.wall_seconds = time.perf_counter() - started
         return report
 
@@ -193,25 +145,23 @@ class Runner:
         """Where each video's download, prepare and transcribe run: the one place that chooses (issue 13)."""
         executor = self.config.run.executor
         if executor == "local":
-            return self._process
-        if executor != "ray":
-            raise ConfigError(f"--executor: unknown executor {executor!r} (use local or ray)")
+            return self.process_pages
         from . import ray_executor  # only for --executor ray: a local run imports nothing of Ray
 
+        ray_executor.check_address(self.config.run.ray_address)  # --dry-run too: a run would refuse it
         if check_extra:
             ray_executor.import_ray()  # without the extra: one line, before any page is scanned or fetched
-        return functools.partial(ray_executor.process_on_ray, self, stats_out=report.executor)
-
-    def finish_cached(self, todo: list[pages_mod.Page]) -> Iterator[PageOutcome]:
-        """Align and write pages whose transcriptions are all in the cache (another executor made them):
-        the local per-page path, without loading the model."""
-        return self._process(todo)
+        return functools.partial(
+            ray_executor.process_on_ray, self.jobs, self.observer, self.process_pages, stats_out=report.executor
+        )
 
     def check(self, todo: list[pages_mod.Page]) -> None:
         """Refuse, before anything is downloaded, a setting that would fail every page: download
         options, the device and compute type, the model's files (when some video needs it) and,
         with --speakers, the speakers extra and its options."""
         download_stage.check_options(self.config.download)
+        if self.config.run.export and self.config.run.export_dir:
+            writable_folder(self.config.run.export_dir, "--export-dir", create=False)
         if self.config.speakers.enabled:
             try:
                 speakers_stage.check_available(self.config.speakers)
@@ -226,12 +176,17 @@ class Runner:
 
     def _needs_model(self, page: pages_mod.Page, video: pages_mod.Video) -> bool:
         try:
-            return not self.job(page, video).transcript.path.is_file()
+            return not self.jobs.job(page, video).transcript.path.is_file()
         except Exception:  # a video without a key fails on its own page, with its reason
             return False
 
-    def _process(self, todo: list[pages_mod.Page]) -> Iterator[PageOutcome]:
-        """Yield one outcome per page, transcribing in page order while later videos download."""
+    def process_pages(self, todo: list[pages_mod.Page], amend: Amend | None = None) -> Iterator[PageOutcome]:
+        """Yield one outcome per page, transcribing in page order while later videos download.
+
+        ``amend`` completes each outcome before it is told or yielded (another executor's figures):
+        an outcome is never changed once published. Pages whose transcriptions are all cached
+        (another executor made them) are aligned and written without loading the model."""
+        amend = amend or _unchanged
         ahead = max(1, self.config.run.downloads_ahead)
         fetchers = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="fetch")
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write")
@@ -242,12 +197,12 @@ class Runner:
             for page in todo:
                 parts = self._collect(page, prefetched)
                 if parts.error is not None:
-                    outcome = _outcome(page, parts, status="failed", reason=parts.error)
+                    outcome = amend(_outcome(page, parts, status="failed", reason=parts.error))
                     self.observer.page_finished(outcome)
                     yield outcome
                     continue
                 # Align, render and write in their own thread so the model goes on.
-                writes.append(writer.submit(self._finish_page, page, parts))
+                writes.append(writer.submit(self._finish_page, page, parts, amend))
                 while writes and writes[0].done():
                     yield writes.popleft().result()
             while writes:
@@ -265,22 +220,22 @@ class Runner:
     def _collect(self, page: pages_mod.Page, prefetched: Iterator[_Prefetched]) -> _PageParts:
         """Transcribe a page's videos in order; after a failed one, the rest are only counted."""
         parts = _PageParts()
-        for video in page.videos:
+        for _ in page.videos:
             item = next(prefetched)
-            for stage, seconds in item.fetched.timings.items():
-                parts.timings[stage] += seconds
+            parts.timings = add_timings(parts.timings, item.fetched.timings)
             if parts.error is not None or item.job is None or item.fetched.error:
                 parts.videos.append(_video_outcome(item))
                 parts.error = parts.error or item.fetched.error
                 continue
             try:
-                video_outcome, transcription = self._transcribe(item.job, item.fetched, parts.timings)
+                video_outcome, words, timings = self._transcribe(item.job, item.fetched)
             except Exception as e:  # one bad video never stops the batch
                 parts.videos.append(_video_outcome(item))
                 parts.error = f"transcribe: {one_line(e)}"
                 continue
             parts.videos.append(video_outcome)
-            parts.transcriptions.append((video, transcription))
+            parts.words.append(words)
+            parts.timings = add_timings(parts.timings, timings)
         return parts
 
     # -- per video ---------------------------------------------------------------
@@ -288,16 +243,16 @@ class Runner:
     def _prefetch(self, page: pages_mod.Page, video: pages_mod.Video) -> _Prefetched:
         """In a fetch thread: the video's cached transcription, or its audio, downloaded and prepared."""
         try:
-            job = self.job(page, video)
+            job = self.jobs.job(page, video)
         except Exception as e:
             return _Prefetched(video.url, None, Fetched(error=f"download: {one_line(e)}"))
-        cached = transcribe_stage.read_cached(job.transcript.path, job.transcript.fingerprint)
+        cached = job.transcript.read()
         if cached is not None and (job.speakers is None or steps.cached_turns(job) is not None):
             return _Prefetched(video.url, job, Fetched(cached=cached))  # the model's work is already done
         return _Prefetched(video.url, job, self._fetch_audio(job))
 
     def _fetch_audio(self, job: VideoJob) -> Fetched:
-        site = download_stage.site_of(job.location)  # strikes count per site: others go on
+        site = site_of(job.location)  # strikes count per site: others go on
         if site is not None and self._rate_limit_strikes[site] >= RATE_LIMIT_STRIKES:
             return Fetched(
                 error=f"download: not attempted: {site} rate-limited this batch {RATE_LIMIT_STRIKES} times;"
@@ -312,31 +267,23 @@ class Runner:
                     self._rate_limit_strikes[site] = 0
         return fetched
 
-    def _transcribe(
-        self, job: VideoJob, fetched: Fetched, timings: dict[str, float]
-    ) -> tuple[VideoOutcome, transcribe_stage.Transcription]:
-        """In the main thread: transcription, then the steps that follow it, as named steps."""
-        done = steps.transcribe_video(
-            job,
-            fetched,
-            self._load_model,
-            self.cache,
-            self.config,
-            self.hooks,
-            refetch=lambda: self._fetch_audio(job),
-        )
-        for stage, seconds in done.timings.items():
-            timings[stage] += seconds
-        diarized = self._diarize(job, fetched, timings)
+    def _transcribe(self, job: VideoJob, fetched: Fetched) -> tuple[VideoOutcome, VideoWords, dict[str, float]]:
+        """In the main thread: transcription, then the steps that follow it, as named steps; and
+        the timings of the work done here."""
+        refetch = functools.partial(self._fetch_audio, job)
+        done = steps.transcribe_video(job, fetched, self.model, self.cache, self.config, self.hooks, refetch=refetch)
+        timings = dict(done.timings)
+        diarized = None
+        if job.speakers is not None:  # --speakers: the video's speaker turns, before its WAV is removed
+            diarized = steps.diarize_video(
+                job, fetched, self.engine, self.cache, self.config, self.hooks, refetch=refetch
+            )
+            timings = add_timings(timings, diarized.timings)
         if (done.transcribed or diarized is not None and diarized.diarized) and not self.config.run.keep_audio:
             steps.remove_audio(job, self.cache)
-        transcription = steps.apply_glossary(done.transcription, self.glossary)
-        labels: dict[int, str] = {}
-        if diarized is not None:  # speakers for the glossary's words, so names are spelled as on the page
-            transcription = steps.with_speakers(transcription, diarized.turns)
-            video = next(v for v in job.page.videos if v.url == job.url)
-            labels = steps.speaker_labels(job.page, video, transcription)
-        exports = steps.write_exports(job, transcription, self.cache, self.config.run, labels)  # the page's words
+        # speakers after the glossary's words, so names are spelled as on the page
+        words = steps.page_words(job, done.transcription, diarized.turns if diarized else None, self.jobs.glossary)
+        exports = steps.write_exports(job, words.transcription, self.cache, self.config.run, words.labels)
         outcome = VideoOutcome(
             url=job.url,
             key=job.key,
@@ -344,78 +291,38 @@ class Runner:
             downloaded=done.downloaded,
             transcribed=done.transcribed,
             diarized=diarized is not None and diarized.diarized,
-            speakers=sorted(labels.values()),
+            speakers=sorted(words.labels.values()),
             exports=exports,
         )
-        return outcome, transcription
-
-    def _diarize(self, job: VideoJob, fetched: Fetched, timings: dict[str, float]) -> steps.Diarized | None:
-        """With --speakers: the video's speaker turns, before its WAV is removed."""
-        if job.speakers is None:
-            return None
-        refetch = lambda: self._fetch_audio(job)  # noqa: E731
-        diarized = steps.diarize_video(
-            job, fetched, self._load_engine, self.cache, self.config, self.hooks, refetch=refetch
-        )
-        for stage, seconds in diarized.timings.items():
-            timings[stage] += seconds
-        return diarized
-
-    def _load_engine(self) -> speakers_stage.Engine:
-        """The diarization engine, loaded once, on the first video that needs it (main thread only)."""
-        if self._engine is None:
-            with self.hooks.stage("load-speakers", None):
-                self._engine = speakers_stage.load_engine(self.config.speakers)
-        return self._engine
+        return outcome, words, timings
 
     # -- per page ----------------------------------------------------------------
 
-    def _finish_page(self, page: pages_mod.Page, parts: _PageParts) -> PageOutcome:
-        # Told here, in the writer thread, not when _process yields it: that waits
+    def _finish_page(self, page: pages_mod.Page, parts: _PageParts, amend: Amend) -> PageOutcome:
+        # Told here, in the writer thread, not when process_pages yields it: that waits
         # for the next video's transcription, and the display would lag by as much.
-        outcome = self._render_and_write(page, parts)
+        outcome = amend(self._render_and_write(page, parts))
         self.observer.page_finished(outcome)
         return outcome
 
     def _render_and_write(self, page: pages_mod.Page, parts: _PageParts) -> PageOutcome:
         try:
-            rendered = steps.render_page(page, parts.transcriptions, self.cache, self.config, self.date, self.hooks)
+            rendered = steps.render_page(page, parts.words, self.cache, self.config, self.date, self.hooks)
         except Exception as e:
             return _outcome(page, parts, status="failed", reason=f"align/write: {type(e).__name__}: {one_line(e)}")
-        timings = {**parts.timings, "align": parts.timings["align"] + rendered.seconds}
-        outcome = _outcome(page, parts, status="done", timings=timings, flags=rendered.flags)
-        outcome.warnings.extend(rendered.warnings)
+        timings = add_timings(parts.timings, {"align": rendered.seconds})
+        done = functools.partial(
+            _outcome, page, parts, timings=timings, flags=rendered.flags, more_warnings=rendered.warnings
+        )
         try:
             written = steps.write_page(page, rendered.body, self.cache, self.config, self.date, self.hooks)
         except pages_mod.PageError as e:
-            return dataclasses.replace(outcome, status="failed", reason=f"write: {e.reason}")
+            return done(status="failed", reason=f"write: {e.reason}")
         except Exception as e:
-            return dataclasses.replace(
-                outcome, status="failed", reason=f"align/write: {type(e).__name__}: {one_line(e)}"
-            )
+            return done(status="failed", reason=f"align/write: {type(e).__name__}: {one_line(e)}")
         if written.skipped is not None:
-            return dataclasses.replace(outcome, status="skipped", reason=written.skipped)
-        outcome.timings["write"] += written.seconds
-        return outcome
-
-    def _load_model(self) -> transcribe_stage.LoadedModel:
-        with self._model_lock:
-            if self._model_error is not None:
-                raise self._model_error  # tried once already: no page waits on the hub again
-            if self._model is None:
-                with self.hooks.stage("load-model", None):
-                    try:
-                        self._model = transcribe_stage.load_model(
-                            self.config.model, batch_size=self.config.transcribe.batch_size
-                        )
-                    except transcribe_stage.ModelError as e:
-                        self._model_error = e
-                        raise
-            return self._model
-
-    @property
-    def model(self) -> transcribe_stage.LoadedModel:
-        return self._load_model()
+            return done(status="skipped", reason=written.skipped)
+        return done(status="done", timings=add_timings(timings, {"write": written.seconds}))
 
 
 def _prefetch_in_order(
@@ -443,11 +350,30 @@ def _video_outcome(item: _Prefetched) -> VideoOutcome:
     )
 
 
-def _outcome(page: pages_mod.Page, parts: _PageParts, *, status: str, **fields: Any) -> PageOutcome:
-    fields.setdefault("timings", dict(parts.timings))
+def _outcome(
+    page: pages_mod.Page,
+    parts: _PageParts,
+    *,
+    status: str,
+    reason: str | None = None,
+    timings: dict[str, float] | None = None,
+    flags: int = 0,
+    more_warnings: tuple[str, ...] = (),
+) -> PageOutcome:
     return PageOutcome(
-        path=page.path, state=page.state, status=status, warnings=list(page.warnings), videos=parts.videos, **fields
+        path=page.path,
+        state=page.state,
+        status=status,
+        reason=reason,
+        warnings=[*page.warnings, *more_warnings],
+        videos=list(parts.videos),
+        timings=dict(timings if timings is not None else parts.timings),
+        flags=flags,
     )
+
+
+def _unchanged(outcome: PageOutcome) -> PageOutcome:
+    return outcome
 
 
 def _skipped(plan: PagePlan) -> PageOutcome:
@@ -484,19 +410,6 @@ def draft_date() -> str:
     return _dt.date.today().isoformat()
 
 
-def _model_tokenizer(model_name: str) -> Any:
-    """The model's tokenizer when its files are on disk (to size the page prompt exactly), else None."""
-    try:
-        path = Path(transcribe_stage.resolve_model_path(model_name))
-        return context_stage.load_tokenizer(path) if (path / "tokenizer.json").is_file() else None
-    except Exception:
-        return None
-
-
-def _cache_of(config: Config, cache_dir: str | Path | None) -> Cache:
-    return Cache.at(cache_dir if cache_dir is not None else (config.run.cache_dir or None))
-
-
 def run_batch(
     paths: Iterable[str | Path],
     config: Config,
@@ -506,48 +419,4 @@ def run_batch(
     observer: Observer | None = None,
 ) -> RunReport:
     """Transcribe every selected page under ``paths``; see the module docstring."""
-    return Runner(config, _cache_of(config, cache_dir), observer=observer).run(paths, selection)
-
-
-def plan(
-    paths: Iterable[str | Path],
-    config: Config,
-    *,
-    cache_dir: str | Path | None = None,
-    selection: Selection = Selection(),
-) -> list[dict[str, Any]]:
-    """What a run would do with each page, and what the cache holds for its videos. Runs nothing."""
-    runner = Runner(config, _cache_of(config, cache_dir))
-    plans = runner.plan(paths, selection)
-    rows = [_status_row(p, []) for p in plans if p.decision == UNREADABLE]
-    for page_plan in plans:
-        if page_plan.page is not None:
-            videos = [_cached_parts(runner, page_plan.page, v) for v in page_plan.page.videos]
-            rows.append(_status_row(page_plan, videos))
-    return rows
-
-
-def _status_row(page_plan: PagePlan, videos: list[dict[str, Any]]) -> dict[str, Any]:
-    if page_plan.decision == TODO:
-        action = "write" if videos and all(v["transcript"] for v in videos) else "transcribe"
-    elif page_plan.decision == OTHER_SHARD:
-        action = "skip: another shard"
-    else:
-        action = f"skip: {page_plan.reason}"
-    return {"path": page_plan.path, "state": page_plan.state, "action": action, "videos": videos}
-
-
-def _cached_parts(runner: Runner, page: pages_mod.Page, video: pages_mod.Video) -> dict[str, Any]:
-    """What the cache holds for one video: media, audio, transcription."""
-    try:
-        job = runner.job(page, video)
-    except Exception:
-        return {"url": video.url, "key": None, "media": False, "audio": False, "transcript": False}
-    cache = runner.cache
-    return {
-        "url": video.url,
-        "key": job.key,
-        "media": download_stage.cached_media(job.location, cache) is not None,
-        "audio": cache.audio_path(job.key).is_file(),
-        "transcript": transcribe_stage.read_cached(job.transcript.path, job.transcript.fingerprint) is not None,
-    }
+    return Runner(config, cache_of(config, cache_dir), observer=observer).run(paths, selection)

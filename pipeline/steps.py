@@ -1,4 +1,5 @@
-"""The batch's steps: plain functions from inputs to new records, called by the scheduler.
+"""The batch's steps: plain functions from a video's job (``job.VideoJob``) to new records,
+called by the scheduler.
 
 Per video (``runner`` calls them from its threads; a remote executor calls
 :func:`video_step`, the same steps in one call):
@@ -7,11 +8,13 @@ Per video (``runner`` calls them from its threads; a remote executor calls
 - :func:`transcribe_video`: the cached transcription, or the model's (fetching the
   audio again when its WAV is gone);
 - :func:`diarize_video` (``--speakers``): the cached speaker turns, or the engine's, while
-  the WAV exists; :func:`with_speakers` and :func:`speaker_labels` give the words their
-  speaker and the speakers their labels;
-- :func:`remove_audio`, :func:`write_exports`, :func:`apply_glossary`: what follows.
+  the WAV exists;
+- :func:`page_words`: the words as the page shows them (:func:`apply_glossary`, then
+  :func:`with_speakers` and :func:`speaker_labels`), labels computed once and carried;
+- :func:`remove_audio`, :func:`write_exports`: what follows.
 
-Per page: :func:`render_page` (align, flag, render) and :func:`write_page`.
+Per page: :func:`render_page` (align, flag, render: each video's :class:`VideoWords`)
+and :func:`write_page`.
 
 No step changes a record it was given: each returns a new one, so records never
 pass half-filled between threads.
@@ -35,27 +38,16 @@ from . import pages as pages_mod
 from . import render as render_stage
 from . import speakers as speakers_stage
 from . import transcribe as transcribe_stage
-from .cache import Cache, TranscriptEntry
+from .cache import Cache
 from .config import Config, RunOptions
-from .context import PromptContext
+from .download_errors import DownloadError, RateLimitedError
 from .hooks import StageHooks
-from .schema import Chapter, RenderedPart
+from .job import VideoJob, media_location
+from .schema import Chapter, RenderedPart, Transcription
+from .utils import add_timings, one_line
 
 ModelProvider = Callable[[], transcribe_stage.LoadedModel]
 EngineProvider = Callable[[], speakers_stage.Engine]
-
-
-@dataclass(frozen=True)
-class VideoJob:
-    """Everything needed to turn one video of one page into a transcription."""
-
-    page: pages_mod.Page
-    url: str  # as the page gives it
-    location: str  # what to download: the URL, or a local file's absolute path
-    key: str  # the cache key (download.media_key)
-    context: PromptContext  # the page's names and terms for the model
-    transcript: TranscriptEntry  # where its transcription lives in the cache
-    speakers: TranscriptEntry | None = None  # where its speaker turns live; None: --speakers is off
 
 
 @dataclass(frozen=True)
@@ -68,7 +60,7 @@ class Fetched:
     timings: Mapping[str, float] = field(default_factory=dict)
     error: str | None = None  # one line: "download: ...", "prepare: ..."
     rate_limited: bool = False
-    cached: transcribe_stage.Transcription | None = None  # the transcription, found in the cache instead
+    cached: Transcription | None = None  # the transcription, found in the cache instead
 
     @property
     def download_failed(self) -> bool:
@@ -79,7 +71,7 @@ class Fetched:
 class Transcribed:
     """A video's transcription (the model's own words, as cached) and how it was had."""
 
-    transcription: transcribe_stage.Transcription
+    transcription: Transcription
     downloaded: bool  # some fetch for it went to the network
     transcribed: bool  # the model ran (not read from the cache)
     timings: Mapping[str, float]  # of the work done by the step that returned it
@@ -92,6 +84,15 @@ class Diarized:
     turns: list[speakers_stage.SpeakerTurn]
     diarized: bool  # the engine ran (not read from the cache)
     timings: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class VideoWords:
+    """A video's words as its page shows them (glossary applied, speakers given) and its speakers' labels."""
+
+    video: pages_mod.Video
+    transcription: Transcription
+    labels: Mapping[int, str] = field(default_factory=dict)  # speaker index -> label; empty without speakers
 
 
 @dataclass(frozen=True)
@@ -108,22 +109,6 @@ class FetchFailed(RuntimeError):
     """A video's download or prepare failed; the message is the one-line reason (``download: ...``)."""
 
 
-def one_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return " ".join(text.split())
-
-
-def media_location(page: pages_mod.Page, video: pages_mod.Video) -> str:
-    """The URL to download, or a local file's path: relative to the page, inside the folder given to run
-    (the page's own folder for a page given alone); anything else raises DownloadError."""
-    if not download_stage.is_local(video.url):
-        return video.url
-    if page.source is None:
-        raise download_stage.DownloadError(video.url, "a local file, but the page is not read from a folder")
-    root = page.root if page.root is not None else Path(page.source).parent
-    return str(download_stage.local_media_path(video.url, Path(page.source), root))
-
-
 # -- per video ---------------------------------------------------------------------------
 
 
@@ -132,9 +117,9 @@ def fetch_audio(job: VideoJob, cache: Cache, config: Config, hooks: StageHooks) 
     try:
         with cache.lock(f"fetch-{job.key}"):
             return _download_and_prepare(job, cache, config, hooks)
-    except download_stage.RateLimitedError as e:
+    except RateLimitedError as e:
         return Fetched(error=f"download: {one_line(e)}", rate_limited=True)
-    except download_stage.DownloadError as e:
+    except DownloadError as e:
         return Fetched(error=f"download: {one_line(e)}")
     except Exception as e:
         return Fetched(error=f"fetch: {type(e).__name__}: {one_line(e)}")
@@ -181,18 +166,10 @@ def transcribe_video(
     """
     with cache.lock(f"transcribe-{job.key}"):
         # Another run may have finished this video while we waited for the lock.
-        cached = fetched.cached or transcribe_stage.read_cached(job.transcript.path, job.transcript.fingerprint)
+        cached = fetched.cached or job.transcript.read()
         if cached is not None:
             return Transcribed(cached, fetched.downloaded, False, {})
-        timings: dict[str, float] = {}  # of the work done here, not of ``fetched``'s
-        if fetched.audio_path is None or not fetched.audio_path.is_file():
-            again = refetch() if refetch is not None else fetch_audio(job, cache, config, hooks)
-            if again.error:
-                raise RuntimeError(again.error)
-            # Either fetch may be the one that went to the network (two pages' fetches of one
-            # video race for its lock): keep what both did, never only the last one's.
-            fetched = dataclasses.replace(again, downloaded=fetched.downloaded or again.downloaded)
-            timings.update(again.timings)
+        fetched, timings = _with_audio(job, fetched, refetch, cache, config, hooks)
         assert fetched.audio_path is not None
         with hooks.stage("transcribe", job.page, job.key, detail=job.url) as transcribing:
             # The model reports progress only as each window ends: tell the display the length now.
@@ -212,27 +189,43 @@ def transcribe_video(
         return Transcribed(transcription, fetched.downloaded, True, timings)
 
 
+def _with_audio(
+    job: VideoJob,
+    fetched: Fetched,
+    refetch: Callable[[], Fetched] | None,
+    cache: Cache,
+    config: Config,
+    hooks: StageHooks,
+) -> tuple[Fetched, dict[str, float]]:
+    """``fetched`` while its WAV exists, else the audio fetched again (``refetch``, default
+    :func:`fetch_audio`); and the timings of the work done here, not of ``fetched``'s.
+    Raises RuntimeError with the fetch's one-line reason."""
+    if fetched.audio_path is not None and fetched.audio_path.is_file():
+        return fetched, {}
+    again = refetch() if refetch is not None else fetch_audio(job, cache, config, hooks)
+    if again.error:
+        raise RuntimeError(again.error)
+    # Either fetch may be the one that went to the network (two pages' fetches of one
+    # video race for its lock): keep what both did, never only the last one's.
+    return dataclasses.replace(again, downloaded=fetched.downloaded or again.downloaded), dict(again.timings)
+
+
 def video_step(job: VideoJob, model: ModelProvider, cache: Cache, config: Config, hooks: StageHooks) -> Transcribed:
     """download -> prepare -> transcribe -> transcription, in one call: what an executor's worker runs.
 
     A failed download or prepare raises :class:`FetchFailed` with the reason a local run reports."""
-    fetched = Fetched(cached=transcribe_stage.read_cached(job.transcript.path, job.transcript.fingerprint))
+    fetched = Fetched(cached=job.transcript.read())
     if fetched.cached is None:
         fetched = fetch_audio(job, cache, config, hooks)
         if fetched.error:
             raise FetchFailed(fetched.error)
     done = transcribe_video(job, fetched, model, cache, config, hooks)
-    timings = dict(fetched.timings)
-    for stage, seconds in done.timings.items():
-        timings[stage] = timings.get(stage, 0.0) + seconds
-    return dataclasses.replace(done, timings=timings)
+    return dataclasses.replace(done, timings=add_timings(fetched.timings, done.timings))
 
 
 def cached_turns(job: VideoJob) -> list[speakers_stage.SpeakerTurn] | None:
     """The video's cached speaker turns; None when missing (or --speakers is off)."""
-    if job.speakers is None:
-        return None
-    return speakers_stage.read_cached(job.speakers.path, job.speakers.fingerprint)
+    return job.speakers.read() if job.speakers is not None else None
 
 
 def diarize_video(
@@ -252,12 +245,7 @@ def diarize_video(
         cached = cached_turns(job)
         if cached is not None:
             return Diarized(cached, False, {})
-        timings: dict[str, float] = {}
-        if fetched.audio_path is None or not fetched.audio_path.is_file():
-            fetched = refetch() if refetch is not None else fetch_audio(job, cache, config, hooks)
-            if fetched.error:
-                raise RuntimeError(fetched.error)
-            timings.update(fetched.timings)
+        fetched, timings = _with_audio(job, fetched, refetch, cache, config, hooks)
         assert fetched.audio_path is not None
         with hooks.stage("speakers", job.page, job.key, detail=job.url) as diarizing:
             turns = speakers_stage.diarize(
@@ -268,9 +256,7 @@ def diarize_video(
         return Diarized(turns, True, timings)
 
 
-def with_speakers(
-    transcription: transcribe_stage.Transcription, turns: list[speakers_stage.SpeakerTurn]
-) -> transcribe_stage.Transcription:
+def with_speakers(transcription: Transcription, turns: list[speakers_stage.SpeakerTurn]) -> Transcription:
     """A copy whose words carry their speaker (the turn each overlaps most)."""
     segments = []
     for segment in transcription.segments:
@@ -280,9 +266,7 @@ def with_speakers(
     return dataclasses.replace(transcription, segments=segments)
 
 
-def speaker_labels(
-    page: pages_mod.Page, video: pages_mod.Video, transcription: transcribe_stage.Transcription
-) -> dict[int, str]:
+def speaker_labels(page: pages_mod.Page, video: pages_mod.Video, transcription: Transcription) -> dict[int, str]:
     """Each speaker's label from the page and the words (glossary applied, so names are spelled
     as on the page); empty when the words carry no speaker."""
     words = transcription.words
@@ -291,6 +275,21 @@ def speaker_labels(
         return {}
     chapters = [(c.start, c.title) for c in video.chapters]
     return naming_stage.label_speakers(words, who, page_speakers=page.speakers, chapters=chapters)
+
+
+def page_words(
+    job: VideoJob,
+    transcription: Transcription,
+    turns: list[speakers_stage.SpeakerTurn] | None,
+    glossary: glossary_stage.Glossary,
+) -> VideoWords:
+    """The video's words as its page shows them: the glossary's spellings, then (given ``turns``)
+    each word's speaker and the speakers' labels, named as on the page."""
+    transcription = apply_glossary(transcription, glossary)
+    if turns is None:
+        return VideoWords(job.video, transcription)
+    transcription = with_speakers(transcription, turns)
+    return VideoWords(job.video, transcription, speaker_labels(job.page, job.video, transcription))
 
 
 def remove_audio(job: VideoJob, cache: Cache) -> None:
@@ -302,7 +301,7 @@ def remove_audio(job: VideoJob, cache: Cache) -> None:
 
 def write_exports(
     job: VideoJob,
-    transcription: transcribe_stage.Transcription,
+    transcription: Transcription,
     cache: Cache,
     run: RunOptions,
     labels: Mapping[int, str] | None = None,
@@ -315,14 +314,13 @@ def write_exports(
     page = Path(job.page.path).with_suffix("")
     urls = [v.url for v in job.page.videos]
     part = f".part{urls.index(job.url) + 1}" if len(urls) > 1 and job.url in urls else ""
-    folder = Path(run.export_dir) / page.parent if run.export_dir else cache.export_dir(job.key)
+    export_dir = run.export_dir
+    folder = export_stage.mirrored_folder(export_dir, job.page.path) if export_dir else cache.export_dir(job.key)
     written = export_stage.write_exports(transcription, folder, page.name + part, run.export, labels=labels)
     return [str(p) for p in written]
 
 
-def apply_glossary(
-    transcription: transcribe_stage.Transcription, glossary: glossary_stage.Glossary
-) -> transcribe_stage.Transcription:
+def apply_glossary(transcription: Transcription, glossary: glossary_stage.Glossary) -> Transcription:
     """The spelling fixes: applied on every use, so the cache keeps the model's own words."""
     return glossary_stage.apply_to_transcription(transcription, glossary)
 
@@ -347,7 +345,7 @@ def chapters_for(page: pages_mod.Page, video: pages_mod.Video, cache: Cache) -> 
 
 def render_page(
     page: pages_mod.Page,
-    parts: list[tuple[pages_mod.Video, transcribe_stage.Transcription]],
+    parts: list[VideoWords],
     cache: Cache,
     config: Config,
     date: str,
@@ -358,15 +356,15 @@ def render_page(
         warnings: list[str] = []
         flag_count = 0
         rendered_parts = []
-        for video, transcription in parts:
+        for part in parts:
+            video, transcription = part.video, part.transcription
             chapters, warning = chapters_for(page, video, cache)
             warnings.extend([warning] if warning else [])
             alignment = align_stage.align(transcription, chapters, config.align)
             warnings.extend(alignment.warnings)
             flags = flags_stage.flag_segments(transcription.segments, config.flags)
             flag_count += len(flags)
-            labels = speaker_labels(page, video, transcription)
-            rendered_parts.append(RenderedPart(video.url, video.label, alignment, flags, labels))
+            rendered_parts.append(RenderedPart(video.url, video.label, alignment, flags, dict(part.labels)))
         body = render_stage.render_transcript(
             rendered_parts, model=config.model.name, date=date, link_times=config.render.link_times
         )

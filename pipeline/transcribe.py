@@ -16,11 +16,10 @@ CONTRACT (other modules rely on these names; keep them):
   ``cache_path`` exists and matches, it is read instead of running the model; when
   given and missing, the result is written there atomically.
 - ``Transcription.to_json()/from_json()`` round-trip exactly (``Word``, ``Segment`` and
-  ``Transcription`` are defined in ``schema``; still importable from here).
+  ``Transcription`` are defined in ``schema``).
 
 Also: ``choose_device_and_compute`` (the device/compute-type choice as a plain
-function), ``transcription_fingerprint`` (the cache key), ``hallucination_reason``
-(the post-filter that drops invented text on silence and music), ``ModelError``.
+function), ``ModelError``; the guards on the model's text are in ``guards``.
 """
 
 from __future__ import annotations
@@ -29,17 +28,17 @@ import dataclasses
 import json
 import logging
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .audio import SAMPLE_RATE, read_window, wav_duration
+from .audio import SAMPLE_RATE, find_window_cut, read_window, wav_duration
 from .cache import transcription_fingerprint
 from .config import ModelOptions, TranscribeOptions
+from .guards import collapse_repetitions, hallucination_reason
 from .schema import Segment, Transcription, Word
-from .utils import atomic_write_text, repeat_count
+from .utils import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -156,13 +155,6 @@ def locate_model(name: str) -> str:
         raise ModelError(f"cannot load model {name!r}: {first_line}") from None
 
 
-def check_model(options: ModelOptions) -> str:
-    """What loading the model needs, checked before any download: the device, the compute
-    type and the model's files (fetched now if they must come from the hub). Returns the folder."""
-    device_and_compute(options)
-    return locate_model(options.name)
-
-
 def load_model(options: ModelOptions, *, batch_size: int = 0) -> LoadedModel:
     """Load the model once per run; ``batch_size`` > 1 also prepares the batched pipeline."""
     from faster_whisper import BatchedInferencePipeline, WhisperModel
@@ -182,89 +174,6 @@ def load_model(options: ModelOptions, *, batch_size: int = 0) -> LoadedModel:
         raise ModelError(f"cannot load model {options.name!r}: {first_line}") from None
     batched = BatchedInferencePipeline(model) if batch_size > 1 else None
     return LoadedModel(model=model, batched=batched, device=device, compute_type=compute_type, name=options.name)
-
-
-# --------------------------------------------------------------------------- guards
-
-# Text that Whisper is known to invent on silence, music and noise (from its
-# training data: YouTube captions and subtitle credits).
-_SILENCE_PHRASES = {
-    "thank you",
-    "thank you very much",
-    "thanks for watching",
-    "thank you for watching",
-    "thank you so much for watching",
-    "please subscribe",
-    "please like and subscribe",
-    "subscribe to my channel",
-    "bye",
-    "you",
-    "so",
-    "oh",
-    "okay",
-}
-_SUBTITLE_CREDIT = re.compile(r"\b(subtitles|captions|transcript(ion)?|translated)\s+by\b|amara\.org", re.I)
-_ONLY_TAGS = re.compile(r"^\s*(?:[\[(][^\])]*[\])]\s*)+$")  # "[Music]", "(upbeat music)", "[BLANK_AUDIO]"
-_LETTER_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
-
-
-def _normalise(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
-
-
-def _mean_probability(segment: Segment) -> float:
-    if not segment.words:
-        return 1.0
-    return sum(w.probability for w in segment.words) / len(segment.words)
-
-
-def hallucination_reason(segment: Segment, options: TranscribeOptions) -> str | None:
-    """Why ``segment`` is text the model invented rather than heard, or None to keep it."""
-    text = segment.text.strip()
-    if not _LETTER_OR_DIGIT.search(text):
-        return "no words (music notes or punctuation only)"
-    if _ONLY_TAGS.match(text):
-        return f"a non-speech tag {text!r}"
-    # Whisper's own silence rule, which the batched pipeline does not apply.
-    if segment.no_speech_prob > options.no_speech_threshold and segment.avg_logprob < options.log_prob_threshold:
-        return "silence (high no-speech probability, low confidence)"
-    doubtful = segment.no_speech_prob > 0.3 or _mean_probability(segment) < 0.5
-    normalised = _normalise(text)
-    if doubtful and (normalised in _SILENCE_PHRASES or _SUBTITLE_CREDIT.search(text)):
-        return f"a phrase typical of silence hallucinations {text!r}"
-    return None
-
-
-def collapse_repetitions(words: list[Word], max_ngram: int = 8) -> list[Word]:
-    """``words`` without the extra copies of an n-gram repeated back to back (a decoding loop).
-
-    An n-gram seen 4 times in a row (a single word: 5 times, since "very very very"
-    is speech) is kept once.
-    """
-    tokens = [_normalise(w.text) for w in words]
-    kept: list[Word] = []
-    i = 0
-    while i < len(words):
-        loop = _loop_at(tokens, i, max_ngram)
-        if loop:
-            n, repeats = loop
-            kept.extend(words[i : i + n])
-            i += n * repeats
-        else:
-            kept.append(words[i])
-            i += 1
-    return kept
-
-
-def _loop_at(tokens: list[str], i: int, max_ngram: int) -> tuple[int, int] | None:
-    """(n, repeats) when an n-gram starting at ``i`` repeats back to back often enough to be a loop."""
-    for n in range(1, max_ngram + 1):
-        repeats = repeat_count(tokens, i, n)
-        if repeats == 0 or not all(tokens[i : i + n]):
-            return None
-        if repeats >= (5 if n == 1 else 4):
-            return n, repeats
-    return None
 
 
 # --------------------------------------------------------------------------- decoding
@@ -307,31 +216,6 @@ def iter_segments(
         if progress:
             progress(end, total)
         start = end
-
-
-def find_window_cut(samples, search_from: float, search_to: float) -> float:
-    """Seconds into ``samples`` to cut at: the middle of the longest silence in the search range.
-
-    Cutting where nobody speaks means no word is split in two or decoded twice.
-    """
-    import numpy as np
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    lo, hi = int(search_from * SAMPLE_RATE), min(len(samples), int(search_to * SAMPLE_RATE))
-    region = samples[lo:hi]
-    speech = get_speech_timestamps(region, VadOptions(min_silence_duration_ms=100, speech_pad_ms=0))
-    edges = [0] + [x for s in speech for x in (s["start"], s["end"])] + [len(region)]
-    gaps = [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2) if edges[i + 1] > edges[i]]
-    # A silence at the region's edge may continue outside it; its middle is still silent.
-    middle = len(region) / 2
-    if gaps:
-        best = max(gaps, key=lambda g: (g[1] - g[0], -abs((g[0] + g[1]) / 2 - middle)))
-        cut = (best[0] + best[1]) // 2
-    else:  # speech throughout (or music): the quietest 50 ms frame
-        frame = SAMPLE_RATE // 20
-        energy = np.convolve(region.astype(np.float64) ** 2, np.ones(frame), mode="valid")
-        cut = int(np.argmin(energy)) + frame // 2
-    return (lo + cut) / SAMPLE_RATE
 
 
 def _decode(
@@ -504,7 +388,7 @@ def transcribe(
 
     ``model`` may be None when the cache is expected to hit (``model_name`` then
     names the model for the cache key); a miss without a model raises ModelError.
-    ``fingerprint`` is the cache entry's (``Cache.transcript``), computed from the same
+    ``fingerprint`` is the cache entry's (``job.TranscriptEntry``), computed from the same
     model, options and context; without it, it is computed here.
     """
     name = model.name if model is not None else model_name

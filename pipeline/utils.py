@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from .config import ConfigError
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -33,6 +36,27 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def writable_folder(path: str | Path, option: str, *, create: bool) -> Path:
+    """``path`` as a folder this process can write into, checked by writing a file there (a folder can
+    exist and still refuse files: /proc, a read-only mount). ``create``: make it first; otherwise a
+    missing folder is checked at its nearest existing parent, and nothing is left behind either way."""
+    folder = Path(path).expanduser()
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        probe_in = folder
+        while not create and not probe_in.exists() and probe_in != probe_in.parent:
+            probe_in = probe_in.parent
+        if not probe_in.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder")
+        fd, probe = tempfile.mkstemp(dir=probe_in, prefix=".du-transcripts-write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:  # a file in the way, no permission, a read-only disk, a pseudo file system
+        raise ConfigError(f"{option} {folder}: cannot write there ({e.strerror or type(e).__name__})") from None
+    return folder
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -64,3 +88,17 @@ def repeat_count(tokens: Sequence[str], i: int, n: int) -> int:
     while list(tokens[i + repeats * n : i + (repeats + 1) * n]) == gram:
         repeats += 1
     return repeats
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line: its message with the white space folded, or its type's name."""
+    text = str(error).strip() or type(error).__name__
+    return " ".join(text.split())
+
+
+def add_timings(total: Mapping[str, float], more: Mapping[str, float]) -> dict[str, float]:
+    """The two stage timings added up, stage by stage (a new dict)."""
+    merged = dict(total)
+    for stage, seconds in more.items():
+        merged[stage] = merged.get(stage, 0.0) + seconds
+    return merged

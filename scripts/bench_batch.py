@@ -58,11 +58,10 @@ from pipeline import audio as audio_stage
 from pipeline import download as download_stage
 from pipeline.cache import Cache
 from pipeline.config import load_config
-from pipeline.runner import TRACE_ENV
+from pipeline.hooks import TRACE_ENV
 
+from evalkit.harness import REPO
 from evalkit.mediaserver import MediaServer
-
-REPO = Path(__file__).resolve().parent.parent
 
 SOURCES = [REPO / "examples" / "media" / "intro-to-terminal.ogg", REPO.parent / "shared" / "audio" / "jfk.flac"]
 RATE = 16000
@@ -313,7 +312,7 @@ def measure(args, work: Path) -> Figures:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
@@ -340,15 +339,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "pipeline_args", nargs="*", help="after --: more options for pipeline run (e.g. -- --model base)"
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         f = measure(args, args.keep.resolve())
     else:
         with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
             f = measure(args, Path(tmp))
+    print_figures(f)
+    data = json.dumps(asdict(f), indent=2)
+    print(data)
+    if args.json:
+        args.json.write_text(data + "\n")
+    return 0 if all(b.pages_done == f.talks for b in f.batches) else 1
 
+
+def print_figures(f: Figures) -> None:
     print(
         f"{f.talks} talks, {f.audio_seconds / 60:.1f} min of audio, {f.media_bytes / 1e6:.2f} MB, "
         f"served at {f.throttle_bytes_per_s / 1e3:.0f} kB/s per connection"
@@ -371,11 +381,6 @@ def main(argv: list[str] | None = None) -> int:
             f"(sum {b.fetch_seconds + b.model_seconds:.1f}, max {max(b.fetch_seconds, b.model_seconds):.1f}), "
             f"both at once {b.concurrent_seconds:.1f} s, wall {b.seconds:.1f} s"
         )
-    data = json.dumps(asdict(f), indent=2)
-    print(data)
-    if args.json:
-        args.json.write_text(data + "\n")
-    return 0 if all(b.pages_done == f.talks for b in f.batches) else 1
 
 
 if __name__ == "__main__":

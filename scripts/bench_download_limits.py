@@ -27,10 +27,10 @@ from unittest import mock
 from pipeline import download as download_stage
 from pipeline.cache import Cache
 from pipeline.config import load_config
+from pipeline.download_errors import DownloadError
 
+from evalkit.harness import REPO
 from evalkit.mediaserver import ENDLESS_SAFETY_BYTES, MediaServer
-
-REPO = Path(__file__).resolve().parent.parent
 
 OFFLINE_URL = "http://nonexistent.invalid/x.mp3"
 SPEECH = REPO.parent / "shared" / "audio" / "jfk.flac"
@@ -56,7 +56,7 @@ def offline_download(old_rule: bool) -> tuple[int, float, str]:
         try:
             download_stage.download(OFFLINE_URL, Cache(Path(cache)), load_config().download)
             outcome = "downloaded?"
-        except download_stage.DownloadError as e:
+        except DownloadError as e:
             outcome = e.reason
         seconds = time.perf_counter() - start
     return asked.count("nonexistent.invalid"), seconds, outcome
@@ -70,7 +70,7 @@ def endless_download(server: MediaServer, cap: str) -> tuple[float, int, str]:
         try:
             media = download_stage.download(server.url(f"endless/{SPEECH.name}"), Cache(Path(cache)), options)
             outcome = f"finished: a {media.path.stat().st_size / 1024**2:.0f} MB file recorded as the talk"
-        except download_stage.DownloadError as e:
+        except DownloadError as e:
             outcome = e.reason
         seconds = time.perf_counter() - start
         left = sum(p.stat().st_size for p in Path(cache).rglob("*") if p.is_file())
@@ -85,7 +85,7 @@ def main() -> None:
     logging.getLogger("pipeline.download").setLevel(logging.ERROR)  # the old rule's retry warnings
     with MediaServer(SPEECH.parent) as server:
         # Warm up: the first download of a process imports yt-dlp and loads its extractors (seconds).
-        with contextlib.suppress(download_stage.DownloadError), tempfile.TemporaryDirectory() as cache:
+        with contextlib.suppress(DownloadError), tempfile.TemporaryDirectory() as cache:
             download_stage.download(server.url("status/404"), Cache(Path(cache)), load_config().download)
 
         print(f"1. {OFFLINE_URL}, shipped [download] options (retries 3, retry_wait 5 s)")

@@ -58,7 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    figures = measure(args)
+    print_figures(figures, args.gpu_speed)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
 
+
+def measure(args: argparse.Namespace) -> dict:
+    """The same batch run locally and on a Ray pool: the figures, and whether the pages match."""
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
         work = Path(tmp)
         (work / "media").mkdir()
@@ -79,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = ray_report["executor"]
     busy = [w for w in pool["per_worker"] if w["busy_seconds"] > 0]
     per_worker = sum(w["audio_seconds"] for w in busy) / sum(w["busy_seconds"] for w in busy)
-    figures = {
+    return {
         "talks": args.talks,
         "audio_seconds": round(audio_seconds, 1),
         "cpus": len(os.sched_getaffinity(0)),
@@ -93,12 +101,18 @@ def main(argv: list[str] | None = None) -> int:
         "pages_identical": same,
         "projection": {"backlog_hours": BACKLOG_HOURS, "gpu_speed_assumed": args.gpu_speed},
     }
+
+
+def print_figures(figures: dict, gpu_speed: float) -> None:
+    audio_seconds, pool = figures["audio_seconds"], figures["ray"]["pool"]
+    local_wall, ray_wall = figures["local"]["wall_seconds"], figures["ray"]["wall_seconds"]
+    per_worker, same = figures["ray"]["per_worker_speed"], figures["pages_identical"]
     rows = [
         ("local run (1 process, 1 model)", local_wall, audio_seconds / local_wall),
         (f"ray run ({pool['workers']} CPU actors, Ray started by the run)", ray_wall, audio_seconds / ray_wall),
         ("  the pool alone (actors start, load, work)", pool["wall_seconds"], pool["throughput"]),
     ]
-    print(f"{args.talks} talks, {audio_seconds / 60:.1f} min of audio, {figures['cpus']} CPUs")
+    print(f"{figures['talks']} talks, {audio_seconds / 60:.1f} min of audio, {figures['cpus']} CPUs")
     for label, wall, speed in rows:
         print(f"  {label:<50} {wall:7.1f} s {speed:6.1f}x")
     print(f"  {'  per worker, while busy':<50} {'':9} {per_worker:6.1f}x")
@@ -107,11 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"PROJECTION (not a measurement): {BACKLOG_HOURS:,.0f} h of audio, linear scaling, downloads keeping up")
     print(f"  from the per-worker speed measured here on CPU ({per_worker:.1f}x per 1-CPU actor):")
     print("\n".join(projection(per_worker, counts)))
-    print(f"  ASSUMED GPU speed {args.gpu_speed:.1f}x per GPU worker ({GPU_ASSUMPTION}):")
-    print("\n".join(projection(args.gpu_speed, counts)))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0
+    print(f"  ASSUMED GPU speed {gpu_speed:.1f}x per GPU worker ({GPU_ASSUMPTION}):")
+    print("\n".join(projection(gpu_speed, counts)))
 
 
 if __name__ == "__main__":

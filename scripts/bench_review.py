@@ -45,7 +45,7 @@ def _silent_audio(path: Path, seconds: float) -> None:
 
 
 def _transcription(seconds: float, count: int):
-    from pipeline.transcribe import Segment, Transcription, Word
+    from pipeline.schema import Segment, Transcription, Word
 
     vocabulary = re.sub(r"<!--.*?-->|\[\?\]|[#*]", " ", reviewlib.EXAMPLE_PAGE.read_text(encoding="utf-8")).split()
     step = seconds / count
@@ -64,8 +64,9 @@ def _transcription(seconds: float, count: int):
 def make_talk(folder: Path, minutes: float, words: int) -> tuple[Path, Path]:
     """(a page holding the pipeline's draft of a synthetic talk, its cache)."""
     from pipeline.cache import Cache
+    from pipeline.job import JobMaker
     from pipeline.pages import read_page
-    from pipeline.runner import Runner, run_batch
+    from pipeline.runner import run_batch
     from pipeline.utils import atomic_write_text
 
     folder.mkdir(parents=True)
@@ -78,11 +79,11 @@ def make_talk(folder: Path, minutes: float, words: int) -> tuple[Path, Path]:
     text = re.sub(r"```\n## Timestamps\n.*?```", f"```\n## Timestamps\n{stamps}\n```", text, flags=re.DOTALL)
     page.write_text(text, encoding="utf-8")
     config, cache = load_config(), folder / "cache"
-    runner = Runner(config, Cache.at(cache))
+    jobs = JobMaker(config, Cache.at(cache))
     parsed = read_page(page)
     import json
 
-    entry = runner.job(parsed, parsed.videos[0]).transcript
+    entry = jobs.job(parsed, parsed.videos[0]).transcript
     payload = {"fingerprint": entry.fingerprint, **_transcription(seconds, words).to_json()}
     atomic_write_text(entry.path, json.dumps(payload))
     if run_batch([page], config, cache_dir=cache).failed:

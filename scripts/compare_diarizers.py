@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+from evalkit.harness import REPO  # scripts/ is on the path: this script runs from there
+
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
 
 from pipeline import speakers  # noqa: E402
 from pipeline.audio import prepare, read_window, wav_duration  # noqa: E402

@@ -28,9 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from evalkit.harness import REPO  # scripts/ is on the path: this script runs from there
+
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
 
 from pipeline import context, naming, pages, speakers, transcribe  # noqa: E402
 from pipeline import glossary as glossary_stage  # noqa: E402

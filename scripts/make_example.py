@@ -47,7 +47,7 @@ def main() -> None:
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     with tempfile.TemporaryDirectory() as tmp:
         parts, starts, t = [], [], 0.0
-        for i, (title, voice, text) in enumerate(SCRIPT):
+        for i, (_title, voice, text) in enumerate(SCRIPT):
             wav = Path(tmp) / f"{i}.wav"
             subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(wav)], check=True)
             starts.append(t)
@@ -79,7 +79,7 @@ def main() -> None:
             ],
             check=True,
         )
-    for (title, _, _), start in zip(SCRIPT, starts):
+    for (title, _, _), start in zip(SCRIPT, starts, strict=True):
         print(f"{int(start // 60):02d}:{int(start % 60):02d} {title}")
 
 

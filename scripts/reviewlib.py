@@ -16,7 +16,8 @@ import shutil
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from evalkit.harness import REPO
+
 EXAMPLE_PAGE = REPO / "examples" / "01-sam-intro-to-terminal.md"
 EXAMPLE_MEDIA = REPO / "examples" / "media" / "intro-to-terminal.ogg"
 CHROMIUM = "/usr/bin/chromium"

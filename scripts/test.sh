@@ -15,7 +15,7 @@ if [ ! -x /usr/bin/chromium ]; then
     export DU_REVIEW_NO_BROWSER=1
   fi
 fi
-echo "ruff check" && .venv/bin/ruff check pipeline
-echo "ruff format --check" && .venv/bin/ruff format --check pipeline
+echo "ruff check" && .venv/bin/ruff check pipeline scripts tests
+echo "ruff format --check" && .venv/bin/ruff format --check pipeline scripts tests
 echo "mypy" && .venv/bin/mypy pipeline
 exec .venv/bin/python -m pytest "$@"

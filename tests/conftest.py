@@ -88,7 +88,7 @@ def whisper_tiny_cpu(tiny_model_path):
 
 def whisper_transcription(model, audio, **options):
     """Run the real model as the pipeline does (VAD, word times) into pipeline.transcribe dataclasses."""
-    from pipeline.transcribe import Segment, Transcription, Word
+    from pipeline.schema import Segment, Transcription, Word
 
     settings = dict(language="en", beam_size=1, vad_filter=True, word_timestamps=True, condition_on_previous_text=False)
     segments, info = model.transcribe(audio if not isinstance(audio, Path) else str(audio), **{**settings, **options})

@@ -3,7 +3,7 @@
 Every run is a real ``python -m pipeline run`` subprocess (real yt-dlp over a
 loopback media server, real ffmpeg, the real tiny.en model, real speech). Runs
 are killed with SIGKILL (its whole process group, ffmpeg included) at a stage
-read from the run's trace ($DU_TRANSCRIPTS_TRACE, see pipeline.runner.TRACE_ENV),
+read from the run's trace ($DU_TRANSCRIPTS_TRACE, see pipeline.hooks.TRACE_ENV),
 rerun, and their pages compared with those of one uninterrupted run.
 """
 
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 from pipeline import pages
-from pipeline.runner import RATE_LIMIT_STRIKES, TRACE_ENV
+from pipeline.hooks import TRACE_ENV
+from pipeline.runner import RATE_LIMIT_STRIKES
 
 from evalkit.mediaserver import MediaServer
 from test_run import EXAMPLE_AUDIO, make_page, run_cli

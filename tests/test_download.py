@@ -19,21 +19,17 @@ from hypothesis import strategies as st
 from pipeline.audio import AudioError, prepare
 from pipeline.cache import Cache
 from pipeline.config import ConfigError, load_config
-from pipeline.download import (
+from pipeline.download import RECORD_NAME, cached_media, check_options, download, remove_cached
+from pipeline.download_errors import (
     FORBIDDEN,
     IS_PLAYLIST,
     NOT_FOUND,
     NOT_MEDIA,
     RATE_LIMITED,
-    RECORD_NAME,
     DownloadError,
     RateLimitedError,
-    cached_media,
-    check_options,
-    download,
-    media_key,
-    remove_cached,
 )
+from pipeline.locations import media_key
 
 from evalkit.mediaserver import MediaServer
 
@@ -419,7 +415,7 @@ def _youtube_failure(message: str) -> Exception:
     ],
 )
 def test_youtube_answers_become_one_line_reasons(message, reason, error_class):
-    from pipeline.download import _classify
+    from pipeline.download_errors import classify as _classify
 
     url = "https://www.youtube.com/watch?v=8xqnvCaJ3kc"
     error = _classify(url, _youtube_failure(message))

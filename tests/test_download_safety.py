@@ -17,19 +17,10 @@ import pytest
 from pipeline import pages
 from pipeline.cache import Cache
 from pipeline.config import ConfigError, load_config
-from pipeline.download import (
-    ABSOLUTE_LOCAL,
-    HOST_NOT_FOUND,
-    IS_LIVE,
-    DownloadError,
-    DownloadLimitError,
-    _Caps,
-    cached_media,
-    check_options,
-    download,
-    local_media_path,
-    media_key,
-)
+from pipeline.download import cached_media, check_options, download
+from pipeline.download_caps import Caps
+from pipeline.download_errors import ABSOLUTE_LOCAL, HOST_NOT_FOUND, IS_LIVE, DownloadError, DownloadLimitError
+from pipeline.locations import local_media_path, media_key
 
 from evalkit.mediaserver import MediaServer
 from test_download import one_line, options
@@ -127,7 +118,7 @@ def youtube_info(**fields) -> dict:
     ],
 )
 def test_metadata_over_a_cap_is_refused_before_any_byte_is_fetched(fields, reason):
-    caps = _Caps.of(load_config().download)
+    caps = Caps.of(load_config().download)
     caps.check_metadata(YOUTUBE_URL, youtube_info())  # a 90-minute talk passes
     with pytest.raises(DownloadLimitError) as caught:
         caps.check_metadata(YOUTUBE_URL, youtube_info(**fields))
@@ -135,7 +126,7 @@ def test_metadata_over_a_cap_is_refused_before_any_byte_is_fetched(fields, reaso
 
 
 def test_zero_switches_a_cap_off():
-    caps = _Caps.of(options(max_filesize="", max_duration=0.0, max_transfer_seconds=0.0))
+    caps = Caps.of(options(max_filesize="", max_duration=0.0, max_transfer_seconds=0.0))
     caps.check_metadata(YOUTUBE_URL, youtube_info(duration=100 * 3600, filesize=50 * 1024**3))
     caps.check_transfer(YOUTUBE_URL, 50 * 1024**3, None)
 

@@ -11,7 +11,7 @@ import srt
 import webvtt
 from faster_whisper import decode_audio
 from pipeline.export import MAX_CUE_SECONDS, MAX_LINE_CHARS, subtitle_cues, write_exports
-from pipeline.transcribe import Segment, Transcription
+from pipeline.schema import Segment, Transcription
 
 from conftest import whisper_transcription
 
@@ -48,7 +48,7 @@ def test_srt_and_vtt_parse_and_agree_with_the_words(exported, jfk_transcription)
     words = jfk_transcription.words
     position = 0
     previous_end = 0.0
-    for sub, cue, other in zip(from_srt, from_vtt, via_webvtt):
+    for sub, cue, other in zip(from_srt, from_vtt, via_webvtt, strict=True):
         start, end = sub.start.total_seconds(), sub.end.total_seconds()
         assert (start, end) == pytest.approx((_seconds(cue.start), _seconds(cue.end)), abs=1e-3)
         assert (start, end) == pytest.approx((_seconds(other.start), _seconds(other.end)), abs=1e-3)
@@ -99,7 +99,7 @@ def test_segment_without_word_times_is_split_by_length():
     cues = subtitle_cues(Transcription(audio_duration=30.0, language="en", model="tiny.en", segments=[segment]))
     assert len(cues) >= 3
     assert cues[0].start == 10.0 and cues[-1].end == 28.0
-    assert all(a.end <= b.start for a, b in zip(cues, cues[1:]))
+    assert all(a.end <= b.start for a, b in zip(cues, cues[1:], strict=False))
     assert " ".join(" ".join(c.lines) for c in cues) == text
     assert all(c.end - c.start <= MAX_CUE_SECONDS and len(c.lines) <= 2 for c in cues)
 

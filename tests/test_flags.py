@@ -18,7 +18,7 @@ from pipeline.flags import (
     count_flags,
     flag_segments,
 )
-from pipeline.transcribe import Segment, Word
+from pipeline.schema import Segment, Word
 
 from conftest import whisper_transcription
 

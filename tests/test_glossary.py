@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pipeline.glossary import GlossaryError, apply_to_transcription, load_glossary
-from pipeline.transcribe import Segment, Transcription, Word
+from pipeline.schema import Segment, Transcription, Word
 
 
 @pytest.fixture(scope="module")

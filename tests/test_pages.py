@@ -304,7 +304,8 @@ def test_parts_in_separate_fences_go_to_their_videos(tmp_path):
 def test_order_duplicates_and_one_line_lists(tmp_path):
     text = (
         HEAD
-        + "- Video: https://youtu.be/Hd4Ks7Lp0Qw\n\n```\n00:00 A\n01:00:00 B\n01:00:00 C\n00:50:00 D\n```\n## Transcript\n"
+        + "- Video: https://youtu.be/Hd4Ks7Lp0Qw\n\n"
+        + "```\n00:00 A\n01:00:00 B\n01:00:00 C\n00:50:00 D\n```\n## Transcript\n"
     )
     p = page(tmp_path, text)
     assert [c.start for c in p.videos[0].chapters] == [0, 3600, 3600, 3000]
@@ -356,7 +357,10 @@ def _corpus_like(tmp_path: Path) -> Path:
 
 def test_misc_companion_is_matched_safely(tmp_path):
     root = _corpus_like(tmp_path)
-    sprint = "# Crash Course\n\n## Key Links\n- Video: [Sprint Instructions](https://youtu.be/5OL8XoMMOfA)\n\n## Transcript\n"
+    sprint = (
+        "# Crash Course\n\n## Key Links\n- Video: [Sprint Instructions](https://youtu.be/5OL8XoMMOfA)\n\n"
+        "## Transcript\n"
+    )
     discord = "# Reshama Shaikh: Discord\n\n## Key Links\n- Video: https://youtu.be/w2A8SknM-68\n\n## Transcript\n"
     same_id = "# Someone: Other\n\n## Key Links\n- Video: https://youtu.be/Zk9Wp3Qa1Bc\n\n## Transcript\n"
     other_event = (

@@ -8,6 +8,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pipeline import pages
+from pipeline.pages.lines import split_lines
+from pipeline.pages.section import find_transcript_heading
 
 FRAGMENTS = [
     "## Transcript",
@@ -97,8 +99,8 @@ def _check_write(text: str, body: str) -> None:
             assert path.read_bytes() == text.encode("utf-8")  # a refusal changes nothing
             return
         after = path.read_bytes().decode("utf-8")
-        lines = pages._split_lines(text)
-        head = pages._find_transcript_heading(lines)
+        lines = split_lines(text)
+        head = find_transcript_heading(lines)
         heading_end = lines[head].start + len(lines[head].text)
         assert after[:heading_end] == text[:heading_end]  # every byte up to the section is unchanged
         if text[heading_end : lines[head].end]:

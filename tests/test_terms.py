@@ -1,4 +1,4 @@
-"""The names-and-terms metric of scripts/evalkit/metrics.py (score_terms, talk_terms). No model runs here."""
+"""The names-and-terms metric of scripts/evalkit/terms.py (score_terms, talk_terms). No model runs here."""
 
 from __future__ import annotations
 

@@ -15,7 +15,10 @@ import numpy as np
 import pytest
 from pipeline import config
 from pipeline import transcribe as T
-from pipeline.transcribe import ModelError, Segment, Transcription, Word
+from pipeline.audio import find_window_cut
+from pipeline.guards import collapse_repetitions, hallucination_reason
+from pipeline.schema import Segment, Transcription, Word
+from pipeline.transcribe import ModelError
 
 SR = 16000
 
@@ -106,7 +109,7 @@ def test_jfk_is_transcribed_with_word_times(tiny, jfk_wav, options, batch_size):
     words = result.words
     assert len(words) >= 20
     assert all(0 <= w.start <= w.end <= result.audio_duration + 0.05 for w in words)
-    assert all(a.start <= b.start for a, b in zip(words, words[1:]))
+    assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
     assert all(0 <= w.probability <= 1 for w in words)
     assert result.model == "tiny.en" and result.options["fingerprint"]
 
@@ -133,7 +136,7 @@ def test_window_cut_is_made_in_a_pause(jfk_six_wav, jfk_samples):
     from pipeline.audio import read_window
 
     samples = read_window(jfk_six_wav, 0, 40)
-    cut = T.find_window_cut(samples, 22.5, 37.5)
+    cut = find_window_cut(samples, 22.5, 37.5)
     pauses = _pauses(len(jfk_samples) / SR)
     assert any(start <= cut <= end for start, end in pauses), (cut, pauses)
 
@@ -193,7 +196,7 @@ def _segment(text: str, no_speech: float = 0.05, probability: float = 0.9, logpr
     ],
 )
 def test_hallucination_filter(options, segment, dropped):
-    assert (T.hallucination_reason(segment, options) is not None) is dropped
+    assert (hallucination_reason(segment, options) is not None) is dropped
 
 
 def test_repetition_loops_are_collapsed():
@@ -201,11 +204,11 @@ def test_repetition_loops_are_collapsed():
         return [Word(i, i + 0.5, " " + t, 0.9) for i, t in enumerate(text.split())]
 
     loop = words("we will see " + "I think that " * 6 + "done")
-    assert [w.text.strip() for w in T.collapse_repetitions(loop)] == "we will see I think that done".split()
+    assert [w.text.strip() for w in collapse_repetitions(loop)] == "we will see I think that done".split()
     speech = words("it is very very very good and good and good")
-    assert T.collapse_repetitions(speech) == speech
+    assert collapse_repetitions(speech) == speech
     stutter = words("the " * 9 + "end")
-    assert [w.text.strip() for w in T.collapse_repetitions(stutter)] == ["the", "end"]
+    assert [w.text.strip() for w in collapse_repetitions(stutter)] == ["the", "end"]
 
 
 # --------------------------------------------------------------------------- cache

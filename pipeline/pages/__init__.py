@@ -108,12 +108,10 @@ from ..schema import (
 )
 from .companions import Companion, CompanionIndex, parse_companion
 from .lines import MAX_PAGE_BYTES, PageError
-from .lines import _split_lines as _split_lines  # for tests that check offsets
 from .links import youtube_id
 from .parse import parse_page
 from .scan import read_page, scan
 from .section import DRAFT_END, DRAFT_START
-from .section import _find_transcript_heading as _find_transcript_heading
 from .write import PageChangedError, read_transcript, replace_draft_body, write_transcript
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The chapter grammar: time-led lines, the lists they form, and which video each list belongs to.
 
 Pure functions over a page's lines: a chapter line (``M:SS``, ``H:MM:SS``, ``.`` for
-``:``, ranges, `` -- `` sub-chapters, placeholders), a chapter list (``_Block``,
+``:``, ranges, `` -- `` sub-chapters, placeholders), a chapter list (``Block``,
 with the labels and headings above it), and the assignment of lists to videos.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from ..schema import Chapter, Video
 from ..utils import format_timestamp
-from .lines import _HASHTAG_LINE_RE, _clean, _heading, _Line
-from .links import _ANY_YT_ID_RE, _VIDEO_LINE_RE
+from .lines import HASHTAG_LINE_RE, Line, clean, parse_heading
+from .links import ANY_YT_ID_RE, VIDEO_LINE_RE
 
 _TIME = r"(?:\d{1,2}[:.]\d{2}(?:[:.]\d{2})?)"
 _CHAPTER_RE = re.compile(
@@ -22,18 +22,18 @@ _CHAPTER_RE = re.compile(
     r"(?=[\s:\-–—|]|$)\s*:?\s*(?P<sep>-+|–|—|\|)?\s*(?P<title>.*)$",
     re.IGNORECASE,
 )
-_PLACEHOLDER_RE = re.compile(
+PLACEHOLDER_RE = re.compile(
     r"help us add timestamps|^\[?get from (?:video|meetup)\]?$|^\[?will post after|^\[?(?:title|tbd|todo)\]?$",
     re.IGNORECASE,
 )
 _MD_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|])")
 
 
-_CHAPTER_HEADINGS = re.compile(r"timestamps?|agenda|chapters|outline|contents", re.IGNORECASE)
+CHAPTER_HEADINGS = re.compile(r"timestamps?|agenda|chapters|outline|contents", re.IGNORECASE)
 
 
 _PART_CODE_RE = re.compile(r"\[(\d+)([a-z])\]")
-_PART_NUM_RE = re.compile(r"\b(?:video|part)\s*(\d{1,2})\b", re.IGNORECASE)
+PART_NUM_RE = re.compile(r"\b(?:video|part)\s*(\d{1,2})\b", re.IGNORECASE)
 _BARE_CODE_RE = re.compile(r"\b\d{2,3}([a-h])\b")
 
 
@@ -57,8 +57,8 @@ class _ChapterLine:
     sub: bool  # written with ` -- `
 
 
-def _chapter_line(text: str) -> _ChapterLine | None:
-    s = _clean(text).strip()
+def chapter_line(text: str) -> _ChapterLine | None:
+    s = clean(text).strip()
     if not s or not (s[0].isdigit() or s[0] in "-*+[xX"):
         return None
     m = _CHAPTER_RE.match(s)
@@ -78,17 +78,17 @@ def _chapter_line(text: str) -> _ChapterLine | None:
 _LABEL_RE = re.compile(r"^(?:[-*]\s*)?(?:#+\s*)?(?:\[\d+[a-z]\]|(?:video|part)\s*\d)", re.IGNORECASE)
 
 
-def _is_label(s: str) -> bool:
+def is_label(s: str) -> bool:
     """A part label line such as "[55a] Django Part 1: ..." or "Video 2: Demo"."""
     return bool(_LABEL_RE.match(s)) and len(s) < 200
 
 
-def _part_index(text: str) -> int | None:
+def part_index(text: str) -> int | None:
     """1 for "[55a]", "Part 1", "Video 1/3"; None when the text names no part."""
     m = _PART_CODE_RE.search(text)
     if m:
         return ord(m.group(2)) - ord("a") + 1
-    m = _PART_NUM_RE.search(text)
+    m = PART_NUM_RE.search(text)
     if m:
         return int(m.group(1)) or None
     m = _BARE_CODE_RE.search(text)
@@ -98,7 +98,7 @@ def _part_index(text: str) -> int | None:
 
 
 @dataclass
-class _Block:
+class Block:
     """One chapter list: consecutive chapter lines between labels or headings."""
 
     lines: list[_ChapterLine]
@@ -112,9 +112,9 @@ class _Block:
     def index(self) -> int | None:
         # Only labels and headings name a part: an embed's alt text ("... part 3") does not.
         for c in self.context:
-            if not (_is_label(c) or _heading(c)):
+            if not (is_label(c) or parse_heading(c)):
                 continue
-            idx = _part_index(c)
+            idx = part_index(c)
             if idx:
                 return idx
         return None
@@ -125,8 +125,8 @@ class _Block:
         return {
             m.group(1)
             for c in self.context[: self.near]
-            if _VIDEO_LINE_RE.match(c) or _heading(c) or _is_label(c)
-            for m in _ANY_YT_ID_RE.finditer(c)
+            if VIDEO_LINE_RE.match(c) or parse_heading(c) or is_label(c)
+            for m in ANY_YT_ID_RE.finditer(c)
         }
 
     @property
@@ -134,7 +134,7 @@ class _Block:
         return next((c for c in self.context if c.strip()), "")
 
 
-def _context_above(lines: list[_Line], i: int, stop: int) -> tuple[list[str], int]:
+def _context_above(lines: list[Line], i: int, stop: int) -> tuple[list[str], int]:
     """Non-blank non-chapter lines above line i, nearest first, back to `stop` or the second heading,
     and how many of them are near (before the first heading, or inside line i's own fence)."""
     found: list[str] = []
@@ -147,15 +147,15 @@ def _context_above(lines: list[_Line], i: int, stop: int) -> tuple[list[str], in
         j -= 1
         if ln.is_fence_marker:
             continue
-        s = _clean(ln.text).strip()
+        s = clean(ln.text).strip()
         if not s:
             continue
-        if _chapter_line(s) is not None:
+        if chapter_line(s) is not None:
             break
         found.append(s)
         if headings == 0 or (fence >= 0 and ln.fence_id == fence):
             near = len(found)
-        if _heading(s):
+        if parse_heading(s):
             headings += 1
             if headings == 2:
                 break
@@ -163,14 +163,14 @@ def _context_above(lines: list[_Line], i: int, stop: int) -> tuple[list[str], in
 
 
 class _BlockReader:
-    """Reads lines[lo:hi] once, top to bottom, into chapter lists: the state of one pass of ``_chapter_blocks``."""
+    """Reads lines[lo:hi] once, top to bottom, into chapter lists: the state of one pass of ``chapter_blocks``."""
 
-    def __init__(self, lines: list[_Line], lo: int, in_transcript: bool):
+    def __init__(self, lines: list[Line], lo: int, in_transcript: bool):
         self.lines = lines
         self.lo = lo
         self.in_transcript = in_transcript
-        self.blocks: list[_Block] = []
-        self.current: _Block | None = None
+        self.blocks: list[Block] = []
+        self.current: Block | None = None
         self.prev_was_chapter = False  # the line just above is a chapter line
         self.heading_ok = False  # under a Timestamps/Agenda-like heading
 
@@ -182,22 +182,22 @@ class _BlockReader:
 
     def read(self, i: int) -> None:
         ln = self.lines[i]
-        s = _clean(ln.text).strip()
+        s = clean(ln.text).strip()
         if ln.is_fence_marker:
             self.close()
             return
-        h = _heading(s) if s.startswith("#") else None
-        if h and not ln.fenced and not _HASHTAG_LINE_RE.match(s):
-            self.heading_ok = bool(_CHAPTER_HEADINGS.search(h[1]))
+        h = parse_heading(s) if s.startswith("#") else None
+        if h and not ln.fenced and not HASHTAG_LINE_RE.match(s):
+            self.heading_ok = bool(CHAPTER_HEADINGS.search(h[1]))
         if self.in_transcript and not ln.fenced and not self.heading_ok:
             self.close()
             return
-        ch = _chapter_line(s)
+        ch = chapter_line(s)
         if ch is not None:
             self._add(i, ch)
-        elif not s or s == "\\" or _HASHTAG_LINE_RE.match(s) or _PLACEHOLDER_RE.search(s):
+        elif not s or s == "\\" or HASHTAG_LINE_RE.match(s) or PLACEHOLDER_RE.search(s):
             self.prev_was_chapter = False
-        elif (h and not _HASHTAG_LINE_RE.match(s)) or _is_label(s):
+        elif (h and not HASHTAG_LINE_RE.match(s)) or is_label(s):
             self.close()
         elif self.prev_was_chapter and self.current is not None and self.current.lines:
             # a title that runs on to the next line
@@ -210,8 +210,8 @@ class _BlockReader:
     def _add(self, i: int, ch: _ChapterLine) -> None:
         if self.current is None:
             context, near = _context_above(self.lines, i, self.lo)
-            self.current = _Block([], context, first_line=i, near=near)
-        if ch.start is None or _PLACEHOLDER_RE.search(ch.title):
+            self.current = Block([], context, first_line=i, near=near)
+        if ch.start is None or PLACEHOLDER_RE.search(ch.title):
             self.current.placeholders += 1
             self.prev_was_chapter = False
         elif not ch.title:
@@ -222,7 +222,7 @@ class _BlockReader:
             self.prev_was_chapter = True
 
 
-def _chapter_blocks(lines: list[_Line], lo: int, hi: int, *, in_transcript: bool = False) -> list[_Block]:
+def chapter_blocks(lines: list[Line], lo: int, hi: int, *, in_transcript: bool = False) -> list[Block]:
     """Chapter lists among lines[lo:hi].
 
     Outside the Transcript section: every fence, and unfenced runs of two chapter
@@ -237,19 +237,19 @@ def _chapter_blocks(lines: list[_Line], lo: int, hi: int, *, in_transcript: bool
     return [b for b in reader.blocks if _is_chapter_list(lines, b, in_transcript, fence_verdicts)]
 
 
-def _is_chapter_list(lines: list[_Line], b: _Block, in_transcript: bool, fence_verdicts: dict[int, bool]) -> bool:
+def _is_chapter_list(lines: list[Line], b: Block, in_transcript: bool, fence_verdicts: dict[int, bool]) -> bool:
     """Whether a run of chapter lines counts as a chapter list (``fence_verdicts`` caches each fence's verdict)."""
     first = lines[b.first_line]
-    under_heading = any((hh := _heading(c)) and _CHAPTER_HEADINGS.search(hh[1]) for c in b.context[:2])
+    under_heading = any((hh := parse_heading(c)) and CHAPTER_HEADINGS.search(hh[1]) for c in b.context[:2])
     if in_transcript and first.fenced:
         if first.fence_id not in fence_verdicts:
-            fence_verdicts[first.fence_id] = _fence_is_chapter_list(lines, b.first_line)
+            fence_verdicts[first.fence_id] = fence_is_chapter_list(lines, b.first_line)
         if not fence_verdicts[first.fence_id]:
             return False
     return first.fenced or in_transcript or len(b.lines) + b.placeholders >= 2 or under_heading
 
 
-def _fence_is_chapter_list(lines: list[_Line], i: int) -> bool:
+def fence_is_chapter_list(lines: list[Line], i: int) -> bool:
     """True when the fence around line i holds only chapters, headings, labels and tags."""
     fid = lines[i].fence_id
     j = i
@@ -257,19 +257,19 @@ def _fence_is_chapter_list(lines: list[_Line], i: int) -> bool:
         j -= 1
     while j < len(lines) and lines[j].fence_id == fid:
         ln = lines[j]
-        s = _clean(ln.text).strip()
+        s = clean(ln.text).strip()
         j += 1
         if ln.is_fence_marker or not s or s == "\\":
             continue
-        if _chapter_line(s) or _heading(s) or _HASHTAG_LINE_RE.match(s) or _PLACEHOLDER_RE.search(s):
+        if chapter_line(s) or parse_heading(s) or HASHTAG_LINE_RE.match(s) or PLACEHOLDER_RE.search(s):
             continue
-        if _is_label(s):
+        if is_label(s):
             continue
         return False
     return True
 
 
-def _block_chapters(block: _Block) -> list[Chapter]:
+def _block_chapters(block: Block) -> list[Chapter]:
     chapters: list[Chapter] = []
     has_plain_parent = False
     for ln in block.lines:
@@ -300,9 +300,9 @@ def _order_warnings(chapters: list[Chapter], where: str) -> list[str]:
     return out
 
 
-def _assign_blocks(videos: list[Video], blocks: list[_Block], where: str, warnings: list[str]) -> None:
+def assign_blocks(videos: list[Video], blocks: list[Block], where: str, warnings: list[str]) -> None:
     """Give each chapter list to the video it belongs to (label, nearby link, or order)."""
-    indices = [_part_index(v.label or "") for v in videos]
+    indices = [part_index(v.label or "") for v in videos]
     ignored: list[str] = []
     for block in blocks:
         if block.placeholders:
@@ -330,7 +330,7 @@ def _assign_blocks(videos: list[Video], blocks: list[_Block], where: str, warnin
         warnings.append(f"{where}: {len(ignored)} further chapter lists ignored")
 
 
-def _block_target(block: _Block, ids: set[str], videos: list[Video], indices: list[int | None]) -> Video | None:
+def _block_target(block: Block, ids: set[str], videos: list[Video], indices: list[int | None]) -> Video | None:
     """The one video the list's nearby link names, else the one its part label names, else the first still
     without chapters."""
     own = [v for v in videos if v.id in ids]

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..schema import Chapter, Video
-from .chapters import _assign_blocks, _Block, _chapter_blocks
-from .lines import PageError, _clean, _read_text, _split_lines, _strip_links, _words
-from .links import _ANY_YT_ID_RE, _VIDEO_LINE_RE
-from .metadata import _NAME_RE
+from .chapters import Block, assign_blocks, chapter_blocks
+from .lines import PageError, clean, keywords, read_text, split_lines, strip_links
+from .links import ANY_YT_ID_RE, VIDEO_LINE_RE
+from .metadata import NAME_RE
 
 
 @dataclass
@@ -30,7 +30,7 @@ class Companion:
     """A misc/ companion draft, parsed: its chapter lists and what tells which event it describes."""
 
     name: str  # the file's name, e.g. "05_andy_sprint.md"
-    blocks: list[_Block]
+    blocks: list[Block]
     ids: set[str]  # every YouTube id the file mentions
     lead_ids: set[str]  # ids of Video lines above its first chapter list: the event it describes
     words: set[str]  # name and title words
@@ -43,21 +43,21 @@ def _number(name: str) -> int | None:
 
 def parse_companion(name: str, text: str) -> Companion:
     """A companion file's text as a ``Companion``; ``name`` is its file name (its words count as title words)."""
-    lines = _split_lines(text)
-    blocks = _chapter_blocks(lines, 0, len(lines))
+    lines = split_lines(text)
+    blocks = chapter_blocks(lines, 0, len(lines))
     first_block = blocks[0].first_line if blocks else len(lines)
     lead_ids: set[str] = set()
-    words = _words(re.sub(r"^\d+[-_]", "", Path(name).stem).replace("_", " ").replace("-", " "))
+    words = keywords(re.sub(r"^\d+[-_]", "", Path(name).stem).replace("_", " ").replace("-", " "))
     for ln in lines[:first_block]:
-        s = _clean(ln.text).strip()
-        m = _VIDEO_LINE_RE.match(s)
+        s = clean(ln.text).strip()
+        m = VIDEO_LINE_RE.match(s)
         if m:
-            lead_ids |= {mm.group(1) for mm in _ANY_YT_ID_RE.finditer(m.group("value"))}
+            lead_ids |= {mm.group(1) for mm in ANY_YT_ID_RE.finditer(m.group("value"))}
         if re.match(r"^(?:[-*]\s*)?(?:event|speaker|title)\s*:", s, re.IGNORECASE) or (
-            ":" in s and _NAME_RE.match(s.split(":", 1)[0].strip().lstrip("# "))
+            ":" in s and NAME_RE.match(s.split(":", 1)[0].strip().lstrip("# "))
         ):
-            words |= _words(_strip_links(s))
-    return Companion(name, blocks, {m.group(1) for m in _ANY_YT_ID_RE.finditer(text)}, lead_ids, words)
+            words |= keywords(strip_links(s))
+    return Companion(name, blocks, {m.group(1) for m in ANY_YT_ID_RE.finditer(text)}, lead_ids, words)
 
 
 def _companion_matches(comp: Companion, page_ids: set[str], page_words: set[str]) -> bool:
@@ -83,7 +83,7 @@ def companion_chapters(
             continue
         trial = [Video(url=v.url, id=v.id, label=v.label, source=v.source) for v in videos]
         notes: list[str] = []
-        _assign_blocks(trial, comp.blocks, f"misc/{comp.name}", notes)
+        assign_blocks(trial, comp.blocks, f"misc/{comp.name}", notes)
         total = sum(len(v.chapters) for v in trial)
         if total and (best is None or total > best[0]):
             best = (total, comp, [v.chapters for v in trial], notes)
@@ -138,7 +138,7 @@ class CompanionIndex:
     def _read(self, path: Path) -> Companion | None:
         if path not in self._parsed:
             try:
-                self._parsed[path] = parse_companion(path.name, _read_text(path, path))
+                self._parsed[path] = parse_companion(path.name, read_text(path, path))
             except PageError:
                 self._parsed[path] = None  # unreadable: no companion
         return self._parsed[path]

@@ -1,7 +1,7 @@
 """A page as text and lines: reading a file safely, line endings, code fences, headings, words.
 
 The lowest layer of the parser: the other modules of ``pipeline.pages`` read a
-page through these lines; ``_Line`` keeps each line's offsets, so the writer can
+page through these lines; ``Line`` keeps each line's offsets, so the writer can
 change one section and leave every other byte as it was.
 """
 
@@ -24,7 +24,7 @@ class PageError(Exception):
         self.reason = message
 
 
-def _read_text(path: Path, shown: str | Path, max_bytes: int = MAX_PAGE_BYTES) -> str:
+def read_text(path: Path, shown: str | Path, max_bytes: int = MAX_PAGE_BYTES) -> str:
     """The file as text, or a one-line PageError for what cannot be a Markdown page."""
     try:
         size = path.stat().st_size
@@ -51,7 +51,7 @@ def _read_text(path: Path, shown: str | Path, max_bytes: int = MAX_PAGE_BYTES) -
 
 
 @dataclass
-class _Line:
+class Line:
     text: str  # without the line ending
     start: int  # offset of the line in the file's text
     end: int  # offset just past the line ending
@@ -63,8 +63,8 @@ class _Line:
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
-def _split_lines(text: str) -> list[_Line]:
-    lines: list[_Line] = []
+def split_lines(text: str) -> list[Line]:
+    lines: list[Line] = []
     pos = 0
     fence: str | None = None
     fence_id = -1
@@ -91,17 +91,17 @@ def _split_lines(text: str) -> list[_Line]:
             fence, marker, in_fence = None, True, True
         else:
             in_fence = fence is not None
-        lines.append(_Line(raw, pos, end, in_fence, fence_id if in_fence else -1, marker))
+        lines.append(Line(raw, pos, end, in_fence, fence_id if in_fence else -1, marker))
         pos = end
     return lines
 
 
-def _eol_of(text: str) -> str:
+def eol_of(text: str) -> str:
     nl = text.find("\n")
     return "\r\n" if nl > 0 and text[nl - 1] == "\r" else "\n"
 
 
-def _clean(s: str) -> str:
+def clean(s: str) -> str:
     """NBSP and friends as spaces, zero-width characters dropped."""
     return (
         s.replace("\u00a0", " ").replace("\u202f", " ").replace("\u200b", "").replace("\ufeff", "").replace("\t", " ")
@@ -109,11 +109,11 @@ def _clean(s: str) -> str:
 
 
 _HEADING_RE = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+|$)(.*?)[ \t#]*$")
-_HASHTAG_LINE_RE = re.compile(r"^(?:#[^\s#]+[ \t]*)+$")
+HASHTAG_LINE_RE = re.compile(r"^(?:#[^\s#]+[ \t]*)+$")
 
 
-def _heading(text: str) -> tuple[int, str] | None:
-    m = _HEADING_RE.match(_clean(text))
+def parse_heading(text: str) -> tuple[int, str] | None:
+    m = _HEADING_RE.match(clean(text))
     if not m:
         return None
     return len(m.group(1)), m.group(2).strip()
@@ -122,7 +122,7 @@ def _heading(text: str) -> tuple[int, str] | None:
 _LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 
 
-def _strip_links(s: str) -> str:
+def strip_links(s: str) -> str:
     return _LINK_RE.sub(r"\1", s)
 
 
@@ -133,5 +133,5 @@ _STOPWORDS = set(
 )
 
 
-def _words(text: str) -> set[str]:
+def keywords(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2 and w not in _STOPWORDS and not w.isdigit()}

@@ -14,13 +14,13 @@ _YT_ID = r"([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])"
 _YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 _YOUTUBE_HOSTS = {"youtube.com", "m.youtube.com", "music.youtube.com", "youtube-nocookie.com"}
 _YOUTUBE_PATH_PREFIXES = ("shorts", "embed", "live", "v", "e")
-_YT_IMG_RE = re.compile(r"/vi(?:_webp)?/" + r"([A-Za-z0-9_-]{11})/")
+YT_IMG_RE = re.compile(r"/vi(?:_webp)?/" + r"([A-Za-z0-9_-]{11})/")
 _URL_RE = re.compile(r"(?:https?://|(?<![\w/.])(?=(?:www\.)?youtu(?:\.be|be\.com)/))[^\s<>\"'\]\[()]+", re.IGNORECASE)
-_BARE_HREF_ID_RE = re.compile(r"youtube\.com/watch\?(?:[^\s\"'<>]*&)?([A-Za-z0-9_-]{11})$")
-_ANY_YT_ID_RE = re.compile(r"(?:youtu\.be/|[?&]v=|/vi/|/embed/|/shorts/|/live/)" + _YT_ID)
+BARE_HREF_ID_RE = re.compile(r"youtube\.com/watch\?(?:[^\s\"'<>]*&)?([A-Za-z0-9_-]{11})$")
+ANY_YT_ID_RE = re.compile(r"(?:youtu\.be/|[?&]v=|/vi/|/embed/|/shorts/|/live/)" + _YT_ID)
 
 
-_VIDEO_LINE_RE = re.compile(
+VIDEO_LINE_RE = re.compile(
     r"^(?:[-*+]\s*)?(?:\*\*)?\s*videos?\b(?P<label>[^:\n]*?)(?:\*\*)?\s*(?::\s*|\s+(?=https?://))(?P<value>.*)$",
     re.IGNORECASE,
 )
@@ -68,12 +68,12 @@ _LOCAL_MEDIA_RE = re.compile(
 )
 
 
-def _local_media(value: str) -> str | None:
+def local_media(value: str) -> str | None:
     m = _LOCAL_MEDIA_RE.match(value.strip())
     return m.group(0) if m else None
 
 
-def _first_url(value: str) -> str | None:
+def first_url(value: str) -> str | None:
     m = _URL_RE.search(value)
     if not m:
         return None

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from .. import schema
 from ..schema import Page, Video
-from .chapters import _assign_blocks, _chapter_blocks
+from .chapters import assign_blocks, chapter_blocks
 from .companions import Companion, companion_chapters
-from .lines import _clean, _Line, _split_lines, _words
-from .links import _VIDEO_LINE_RE
-from .metadata import _find_speakers, _find_tags, _find_title
-from .section import _classify_section, _find_transcript_heading, _Section
-from .videos import _find_videos, _section_names
+from .lines import Line, clean, keywords, split_lines
+from .links import VIDEO_LINE_RE
+from .metadata import find_speakers, find_tags, find_title
+from .section import Section, classify_section, find_transcript_heading
+from .videos import find_videos, section_names
 
 # Repository documents that are never events, and unnumbered drafts such as "x201-some-talk.md".
 _NON_EVENT_NAME_RE = re.compile(
@@ -55,31 +55,31 @@ def parse_page(
     has videos but no chapters of its own (``CompanionIndex.for_page`` finds them).
     """
     path = Path(path)
-    lines = _split_lines(text)
-    title, title_line = _find_title(lines)
-    names = _section_names(lines, title_line)
-    head = _find_transcript_heading(lines)
+    lines = split_lines(text)
+    title, title_line = find_title(lines)
+    names = section_names(lines, title_line)
+    head = find_transcript_heading(lines)
     stop = head if head is not None else len(lines)
     warnings: list[str] = []
     page = Page(path=str(path), title=title, state=schema.NOT_AN_EVENT, source=source)
-    page.tags = _find_tags(lines)
-    page.speakers = _find_speakers(title, lines, names, stop)
+    page.tags = find_tags(lines)
+    page.speakers = find_speakers(title, lines, names, stop)
 
     reason = _not_an_event_reason(path, source, title, head is not None)
     if reason:
         page.warnings.append(f"not an event page: {reason}")  # what `scan` shows and `run` gives as the skip reason
         return page
 
-    title_words = _words(title) | _words(" ".join(page.speakers))
-    videos = _find_videos(lines, names, stop, title_words, warnings)
-    blocks = _chapter_blocks(lines, 0, stop)
-    sec = _classify_section(text, lines, head) if head is not None else None
+    title_words = keywords(title) | keywords(" ".join(page.speakers))
+    videos = find_videos(lines, names, stop, title_words, warnings)
+    blocks = chapter_blocks(lines, 0, stop)
+    sec = classify_section(text, lines, head) if head is not None else None
     if sec is not None:
-        blocks += _chapter_blocks(sec.rest, 0, len(sec.rest), in_transcript=True)
+        blocks += chapter_blocks(sec.rest, 0, len(sec.rest), in_transcript=True)
     if videos:
-        _assign_blocks(videos, blocks, "chapters", warnings)
+        assign_blocks(videos, blocks, "chapters", warnings)
         if companions and not any(v.chapters for v in videos):
-            page_words = title_words | _words(path.stem) | _video_words(lines, stop, videos)
+            page_words = title_words | keywords(path.stem) | _video_words(lines, stop, videos)
             companion_chapters(companions, videos, page_words, warnings)
     elif any(b.lines for b in blocks):
         warnings.append("chapters found but no video")
@@ -90,24 +90,24 @@ def parse_page(
         warnings.extend(_section_warnings(sec))
     page.videos = videos
     page.warnings = warnings
-    page.state = _state(page)
+    page.state = page_state(page)
     return page
 
 
-def _video_words(lines: list[_Line], stop: int, videos: list[Video]) -> set[str]:
+def _video_words(lines: list[Line], stop: int, videos: list[Video]) -> set[str]:
     """The words of the videos' labels and of the page's Video lines: what a companion may share with the page."""
     video_labels = " ".join(v.label or "" for v in videos)
-    label_words = _words(
+    label_words = keywords(
         " ".join(
-            _clean(lines[i].text)
+            clean(lines[i].text)
             for i in range(stop)
-            if not lines[i].fenced and _VIDEO_LINE_RE.match(_clean(lines[i].text).strip())
+            if not lines[i].fenced and VIDEO_LINE_RE.match(clean(lines[i].text).strip())
         )
     )
-    return _words(video_labels) | label_words
+    return keywords(video_labels) | label_words
 
 
-def _section_warnings(sec: _Section) -> list[str]:
+def _section_warnings(sec: Section) -> list[str]:
     if sec.kind == "edited":
         return ["the draft was edited by a human since this tool wrote it; it is never replaced"]
     if sec.kind not in ("empty", "draft"):
@@ -124,7 +124,7 @@ def _section_warnings(sec: _Section) -> list[str]:
     return [f"Transcript section holds only {' and '.join(kept)}; kept below the transcript"] if kept else []
 
 
-def _state(page: Page) -> str:
+def page_state(page: Page) -> str:
     """The page's state, from what its Transcript section holds and whether it has a video."""
     if page.section is None:
         return schema.NO_TRANSCRIPT_SECTION

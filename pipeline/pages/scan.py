@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..schema import NOT_AN_EVENT, Page, Video
 from .companions import CompanionIndex
-from .lines import PageError, _read_text
-from .parse import _state, parse_page
+from .lines import PageError, read_text
+from .parse import page_state, parse_page
 
 
 def read_page(path: str | Path, *, root: str | Path | None = None, companions: CompanionIndex | None = None) -> Page:
@@ -27,13 +27,22 @@ def read_page(path: str | Path, *, root: str | Path | None = None, companions: C
             shown = path.relative_to(root_path).as_posix()
         except ValueError:
             shown = str(path)
+        _check_inside(path, root_path, shown)
     else:
         shown = str(path)
-    text = _read_text(path, shown)
+    text = read_text(path, shown)
     index = companions if companions is not None else CompanionIndex()
     page = parse_page(text, path=shown, source=path, companions=index.for_page(path, root_path))
     page.root = root_path  # local media a page names must lie under it (steps.media_location)
     return page
+
+
+def _check_inside(path: Path, root: Path, shown: str) -> None:
+    """A page found in a folder is written in place: one that is a link to a file outside that folder
+    is refused, as local media there is (a run writes only inside the folder it was given)."""
+    target = Path(os.path.realpath(path))
+    if not target.is_relative_to(Path(os.path.realpath(root))):
+        raise PageError(shown, f"a link to {target}, outside the folder given; not read, never written")
 
 
 def _walk(folder: Path) -> list[Path]:
@@ -92,4 +101,4 @@ def _drop_borrowed_embeds(pages: list[Page]) -> None:
                 keep.append(v)
         if len(keep) != len(p.videos):
             p.videos = keep
-            p.state = _state(p)
+            p.state = page_state(p)

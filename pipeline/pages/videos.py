@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 
 from ..schema import Video
-from .chapters import _PART_NUM_RE, _part_index
-from .lines import _clean, _heading, _Line, _words
-from .links import _BARE_HREF_ID_RE, _VIDEO_LINE_RE, _YT_IMG_RE, _first_url, _local_media, youtube_id
+from .chapters import PART_NUM_RE, part_index
+from .lines import Line, clean, keywords, parse_heading
+from .links import BARE_HREF_ID_RE, VIDEO_LINE_RE, YT_IMG_RE, first_url, local_media, youtube_id
 
 _KEYLINKS_HEADINGS = re.compile(
     r"^(?:(?:key|event|important)\s+links|links|video\s+transcript|videos?\b.*)$", re.IGNORECASE
@@ -29,14 +29,14 @@ _EMBED_RE = re.compile(
 _IMG_RE = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"'](?P<src>[^\"']*)[\"']", re.IGNORECASE)
 
 
-def _section_names(lines: list[_Line], title_line: int | None) -> list[str]:
+def section_names(lines: list[Line], title_line: int | None) -> list[str]:
     """For each line, the lower-cased name of the section it sits in ("" before any heading,
     "#title" under the title)."""
     names: list[str] = []
     current = ""
     for i, ln in enumerate(lines):
         if not ln.fenced:
-            h = _heading(ln.text)
+            h = parse_heading(ln.text)
             if h and h[0] <= 2:
                 current = "#title" if i == title_line else re.sub(r"[*:]+", " ", h[1]).strip().lower()
         names.append(current)
@@ -47,11 +47,11 @@ def _is_primary_section(name: str) -> bool:
     return name in ("", "#title") or bool(_KEYLINKS_HEADINGS.match(name))
 
 
-def _find_videos(
-    lines: list[_Line], names: list[str], stop: int, title_words: set[str], warnings: list[str]
+def find_videos(
+    lines: list[Line], names: list[str], stop: int, title_words: set[str], warnings: list[str]
 ) -> list[Video]:
     primary, numbered_elsewhere, elsewhere = _video_lines(lines, names, stop)
-    numbered = any(v.label and _part_index(v.label) for v in primary)
+    numbered = any(v.label and part_index(v.label) for v in primary)
     videos = _dedupe(primary + (numbered_elsewhere if numbered else []))
 
     embeds = _find_embeds(lines, names, stop, warnings)
@@ -69,7 +69,7 @@ def _find_videos(
 
 
 def _video_lines(
-    lines: list[_Line], names: list[str], stop: int
+    lines: list[Line], names: list[str], stop: int
 ) -> tuple[list[Video], list[Video], list[tuple[Video, int]]]:
     """The videos of Video lines above ``stop``: (in the primary sections, numbered ones elsewhere,
     all the others with their line index)."""
@@ -80,12 +80,12 @@ def _video_lines(
         ln = lines[i]
         if ln.fenced:
             continue
-        m = _VIDEO_LINE_RE.match(_clean(ln.text).strip())
+        m = VIDEO_LINE_RE.match(clean(ln.text).strip())
         if not m:
             continue
-        url = _first_url(m.group("value"))
+        url = first_url(m.group("value"))
         if not url and _is_primary_section(names[i]):
-            url = _local_media(m.group("value"))
+            url = local_media(m.group("value"))
         if not url:
             continue
         label_text = re.sub(r"\s+", " ", m.group("label")).strip()
@@ -95,7 +95,7 @@ def _video_lines(
             primary.append(video)
             continue
         elsewhere.append((video, i))
-        if label and _PART_NUM_RE.search(label):
+        if label and PART_NUM_RE.search(label):
             numbered.append(video)
     return primary, numbered, elsewhere
 
@@ -119,7 +119,7 @@ def _add_embedded_parts(
         extra.append((vid, alt))
     if not extra:
         return
-    alt_words = [_words(alt) & title_words for _, alt in extra]
+    alt_words = [keywords(alt) & title_words for _, alt in extra]
     if len(embeds) >= 2 and all(alt_words):
         videos.extend(_embed_video(vid) for vid, _ in extra)
         warnings.append(f"{len(extra)} further video(s) taken from the embeds")
@@ -141,7 +141,7 @@ def _dedupe(videos: list[Video]) -> list[Video]:
 
 
 def _find_embeds(
-    lines: list[_Line], names: list[str], stop: int, warnings: list[str]
+    lines: list[Line], names: list[str], stop: int, warnings: list[str]
 ) -> list[tuple[str, str | None, str]]:
     """(video id, the other id when href and img disagree, alt text) of each embed in the Video sections."""
     chunks: list[str] = []
@@ -165,14 +165,14 @@ def _find_embeds(
             alt_m = re.search(r"alt\s*=\s*[\"']([^\"']*)", inner)
             alt = alt_m.group(1) if alt_m else ""
             href_id = youtube_id(href)
-            img_m = _YT_IMG_RE.search(src)
+            img_m = YT_IMG_RE.search(src)
             img_id = img_m.group(1) if img_m else None
             if "/vi/" in src and not img_id:
                 warnings.append("embed image does not hold an 11-character video id")
             if "youtube.com/watch" in href and not href_id:
                 warnings.append("embed link has no v= video id")
                 # "watch?feature=player_embedded&Tm5Vr8Ye2Hu": the id without its "v=".
-                bare = _BARE_HREF_ID_RE.search(href)
+                bare = BARE_HREF_ID_RE.search(href)
                 if bare and not img_id:
                     href_id = bare.group(1)
                     warnings.append(f"embed video id {href_id} read from a link without v=")

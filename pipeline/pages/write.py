@@ -16,15 +16,15 @@ from pathlib import Path
 
 from ..schema import WriteResult
 from ..utils import atomic_write_bytes
-from .lines import PageError, _eol_of, _Line, _read_text, _split_lines
+from .lines import MAX_PAGE_BYTES, Line, PageError, eol_of, read_text, split_lines
 from .section import (
     DRAFT_END,
     DRAFT_START,
-    _body_hash,
-    _classify_section,
-    _draft_body,
-    _find_transcript_heading,
-    _Section,
+    Section,
+    body_hash,
+    classify_section,
+    draft_body,
+    find_transcript_heading,
 )
 
 
@@ -35,7 +35,7 @@ class PageChangedError(PageError):
 _MARKER_VALUE_RE = re.compile(r"^[\w.:/+@-]+$")
 
 
-def _section_parts(text: str, lines: list[_Line], head: int, sec: _Section) -> tuple[str, str]:
+def _section_parts(text: str, lines: list[Line], head: int, sec: Section) -> tuple[str, str]:
     """(kept, tail): the non-human lines to keep below the draft, verbatim, and the file's trailing whitespace."""
     if sec.draft_lines is not None:
         # Just past the old end marker, so that what followed it on its line stays (a rewrite is then a no-op).
@@ -58,7 +58,7 @@ def _section_parts(text: str, lines: list[_Line], head: int, sec: _Section) -> t
 def _render_section(body: str, *, model: str, date: str, eol: str, kept: str, tail: str) -> str:
     if body and not body.endswith("\n"):
         body += "\n"
-    start = f"{DRAFT_START} model: {model}; date: {date}; sha256: {_body_hash(body)} -->"
+    start = f"{DRAFT_START} model: {model}; date: {date}; sha256: {body_hash(body)} -->"
     out = eol + start + eol + body.replace("\n", eol) + DRAFT_END
     if kept:
         out += eol + eol + kept
@@ -72,12 +72,12 @@ def write_transcript(path: str | Path, body: str, *, model: str, date: str, repl
             raise PageError(path, f"{name} {value!r} cannot go into the draft marker")
     if "\x00" in body:
         raise PageError(path, "the transcript body holds NUL bytes; not written")
-    text = _read_text(path, path)
-    lines = _split_lines(text)
-    head = _find_transcript_heading(lines)
+    text = read_text(path, path)
+    lines = split_lines(text)
+    head = find_transcript_heading(lines)
     if head is None:
         raise PageError(path, "no '## Transcript' heading; none is added")
-    sec = _classify_section(text, lines, head)
+    sec = classify_section(text, lines, head)
     if sec.kind == "human":
         raise PageError(path, "the Transcript section holds human text; not overwritten")
     if sec.kind == "edited":
@@ -91,9 +91,9 @@ def write_transcript(path: str | Path, body: str, *, model: str, date: str, repl
     return WriteResult(path=str(path), changed=True)
 
 
-def _with_section(text: str, lines: list[_Line], head: int, sec: _Section, body: str, *, model: str, date: str) -> str:
+def _with_section(text: str, lines: list[Line], head: int, sec: Section, body: str, *, model: str, date: str) -> str:
     """The page's text with ``body`` as its Transcript section's draft."""
-    eol = _eol_of(text)
+    eol = eol_of(text)
     kept, tail = _section_parts(text, lines, head, sec)
     heading_line = text[lines[head].start : lines[head].end]
     if not heading_line.endswith("\n"):
@@ -113,11 +113,15 @@ def _with_section(text: str, lines: list[_Line], head: int, sec: _Section, body:
 def _write_page(path: Path, new_text: str) -> None:
     """Replace the page's text atomically: through a symlink to its target, never over a read-only file."""
     target = Path(os.path.realpath(path))  # a symlink stays a link: its target gets the new text
+    data = new_text.encode("utf-8")
+    if len(data) > MAX_PAGE_BYTES:  # a page this tool could no longer read
+        limit = MAX_PAGE_BYTES // (1024 * 1024)
+        raise PageError(path, f"the page would hold {len(data):,} bytes, over the {limit} MB a page may; not written")
     try:
         mode = target.stat().st_mode
         if not mode & 0o222 or not os.access(target, os.W_OK):
             raise PageError(path, "the page is read-only; not overwritten")
-        atomic_write_bytes(target, new_text.encode("utf-8"))
+        atomic_write_bytes(target, data)
     except OSError as e:
         raise PageError(path, f"cannot write: {e.strerror or e}") from None
 
@@ -132,18 +136,18 @@ def replace_draft_body(path: str | Path, body: str, *, expected_sha256: str | No
     path = Path(path)
     if "\x00" in body:
         raise PageError(path, "the transcript body holds NUL bytes; not written")
-    text = _read_text(path, path)
+    text = read_text(path, path)
     if expected_sha256 is not None and hashlib.sha256(text.encode("utf-8")).hexdigest() != expected_sha256:
         raise PageChangedError(path, "the page changed on disk since it was read; not written")
-    lines = _split_lines(text)
-    head = _find_transcript_heading(lines)
-    sec = _classify_section(text, lines, head) if head is not None else None
+    lines = split_lines(text)
+    head = find_transcript_heading(lines)
+    sec = classify_section(text, lines, head) if head is not None else None
     if sec is None or sec.draft_lines is None:
         raise PageError(path, "no draft of this tool in the Transcript section; nothing replaced")
     if body and not body.endswith("\n"):
         body += "\n"
     first, last = sec.draft_lines
-    new_text = text[: lines[first].end] + body.replace("\n", _eol_of(text)) + text[lines[last].start :]
+    new_text = text[: lines[first].end] + body.replace("\n", eol_of(text)) + text[lines[last].start :]
     if new_text == text:
         return WriteResult(path=str(path), changed=False)
     _write_page(path, new_text)
@@ -153,12 +157,12 @@ def replace_draft_body(path: str | Path, body: str, *, expected_sha256: str | No
 def read_transcript(path: str | Path) -> str | None:
     """The body between this tool's markers ("\\n" line endings, ending with a newline), or None."""
     path = Path(path)
-    text = _read_text(path, path)
-    lines = _split_lines(text)
-    head = _find_transcript_heading(lines)
+    text = read_text(path, path)
+    lines = split_lines(text)
+    head = find_transcript_heading(lines)
     if head is None:
         return None
-    sec = _classify_section(text, lines, head)
+    sec = classify_section(text, lines, head)
     if sec.draft_lines is None:
         return None
-    return _draft_body(text, lines, *sec.draft_lines)
+    return draft_body(text, lines, *sec.draft_lines)

@@ -15,6 +15,10 @@
   let flagStarts = []; // the first word of each flagged passage
   let current = null;
   const dirty = new Set(); // ids of paragraphs edited since the last save
+  let draftHash = ""; // the draft version this page shows: a save made from an older one is refused (409)
+  let saving = false; // a second Ctrl+S while one save is on its way does nothing
+  const reloadButton = document.getElementById("reload");
+  const keptBox = document.getElementById("kept");
 
   function say(text, isError = false) {
     statusBox.textContent = text;
@@ -216,26 +220,50 @@
   }
 
   async function save() {
+    if (saving) return;
     storeNow();
     if (!dirty.size) { say("nothing to save"); return; }
+    saving = true;
+    try { await send(); } finally { saving = false; }
+  }
+
+  async function send() {
     const paragraphs = {};
     dirty.forEach((id) => { paragraphs[id] = serialize(main.querySelector(`p.para[data-id="${id}"]`)); });
     say("saving…");
     let response, answer;
     try {
-      response = await fetch("save", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ paragraphs }) });
+      response = await fetch("save", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ draftHash, paragraphs }) });
       answer = await response.json();
     } catch (e) {
       say("not saved: the review server is not answering (" + e.message + "); your edits stay in this browser", true);
       return;
     }
     if (!response.ok) {
-      say("NOT SAVED: " + answer.error + (response.status === 409 ? ". Your edits stay in this browser; restart the review to see the page as it is now." : ""), true);
+      const advice = answer.stale
+        ? ". Your edits stay on this page; Reload shows the draft as saved, with your edits listed above it to copy back."
+        : response.status === 409 ? ". Your edits stay in this browser; restart the review to see the page as it is now." : "";
+      say("NOT SAVED: " + answer.error + advice, true);
+      reloadButton.hidden = !answer.stale;
       return;
     }
     localStorage.removeItem(storageKey);
     await load();
     say("saved into " + document.body.dataset.page);
+  }
+
+  // After a refused save: the saved draft, and this page's unsaved paragraphs kept beside it as text.
+  async function reloadKeepingEdits() {
+    const list = keptBox.querySelector("ol");
+    dirty.forEach((id) => {
+      const item = document.createElement("li");
+      item.textContent = serialize(main.querySelector(`p.para[data-id="${id}"]`));
+      list.append(item);
+    });
+    keptBox.hidden = !list.children.length;
+    reloadButton.hidden = true;
+    await load();
+    say("reloaded the saved draft; your unsaved edits are listed above it");
   }
 
   // ---------------------------------------------------------------- events
@@ -276,6 +304,7 @@
   }, true);
 
   saveButton.addEventListener("click", save);
+  reloadButton.addEventListener("click", () => reloadKeepingEdits().catch((e) => say("cannot reload: " + e.message, true)));
   audio.addEventListener("play", () => requestAnimationFrame(follow));
   audio.addEventListener("seeked", () => showCurrent(wordAt(audio.currentTime)));
   audio.addEventListener("timeupdate", () => { if (audio.paused) showCurrent(wordAt(audio.currentTime)); });
@@ -290,6 +319,7 @@
     document.getElementById("title").textContent = data.title;
     document.body.dataset.page = data.page;
     storageKey = "du-review:" + data.page + ":" + data.draftHash;
+    draftHash = data.draftHash;
     const fragment = document.createDocumentFragment();
     data.blocks.forEach((block) => fragment.append(blockElement(block)));
     dirty.clear();

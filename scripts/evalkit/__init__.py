@@ -38,12 +38,9 @@ from .metrics import (
     DraftChapter,
     ParagraphStats,
     RefWord,
-    TalkScore,
-    TermScore,
     WerResult,
     align_to_reference,
     false_no_speech_chapters,
-    find_term_occurrences,
     invented_in_non_speech,
     normalize,
     normalized_words,
@@ -52,14 +49,11 @@ from .metrics import (
     parse_draft,
     reference_words,
     score_chapters,
-    score_draft,
-    score_terms,
-    sentence_starts,
-    talk_terms,
-    term_tokens,
     total_wer,
     word_error_rate,
 )
+from .talk import TalkScore, score_draft
+from .terms import TermScore, find_term_occurrences, score_terms, sentence_starts, talk_terms, term_tokens
 from .truth import Span, TrueChapter, Truth, Utterance, load_truth, truth_text
 
 __all__ = [

@@ -48,12 +48,12 @@ How each figure is measured (the README of the evaluation, in short):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import jiwer
-from pipeline.render import NO_SPEECH
+from pipeline import draft
+from pipeline.schema import NO_SPEECH
 
 from .truth import Truth
 
@@ -102,39 +102,32 @@ def parse_time(text: str) -> float:
     return seconds
 
 
+DRAFT_NOTE = re.compile(r"_[^_].*_|\*[^*].*\*")
+
+
 def parse_draft(body: str) -> list[DraftChapter]:
-    """A draft's Markdown as chapters of plain paragraphs.
+    """A draft's Markdown (read by ``pipeline.draft``) as chapters of plain paragraphs.
 
-    Drops the first italic line (the machine-draft note), `` [?]`` flags and
-    ``<!-- ... -->`` comments; keeps headings' titles and times apart from the text.
+    Drops the first block when it is one italic line (the machine-draft note), `` [?]`` flags,
+    ``<!-- ... -->`` comments and speaker labels; keeps headings' titles and times apart from
+    the text. Other notes and part lines stay as text (``*(No speech in this part.)*``).
     """
-    body = COMMENT.sub("", body.replace("\r\n", "\n"))
+    blocks = draft.parse_draft(COMMENT.sub("", body.replace("\r\n", "\n")))
+    if blocks and DRAFT_NOTE.fullmatch(blocks[0].raw.strip()):
+        blocks = blocks[1:]
     chapters = [DraftChapter(None, None)]
-    paragraph: list[str] = []
-    seen_text = False
-
-    def flush() -> None:
-        text = FLAG.sub("", " ".join(paragraph)).strip()
-        paragraph.clear()
-        if text:
-            chapters[-1].paragraphs.append(re.sub(r"\s+", " ", text))
-
-    for line in body.split("\n"):
-        stripped = line.strip()
-        if not seen_text and stripped:
-            seen_text = True
-            if re.fullmatch(r"(_[^_].*_|\*[^*].*\*)", stripped):  # the machine-draft note
-                continue
-        heading = DRAFT_HEADING.match(stripped)
+    for block in blocks:
+        heading = DRAFT_HEADING.match(block.raw) if block.kind == "heading" else None
         if heading:
-            flush()
             time = heading.group(2)
             chapters.append(DraftChapter(heading.group(1).strip() or None, parse_time(time) if time else None))
-        elif not stripped:
-            flush()
+            continue
+        if block.kind == "paragraph":
+            text = " ".join(word.text for word in block.words)
         else:
-            paragraph.append(stripped)
-    flush()
+            text = FLAG.sub("", " ".join(block.raw.split()))
+        if text.strip():
+            chapters[-1].paragraphs.append(re.sub(r"\s+", " ", text).strip())
     if not chapters[0].paragraphs:
         chapters.pop(0)
     return chapters
@@ -183,7 +176,7 @@ class WerResult:
         return self.substitutions + self.deletions + self.insertions
 
 
-def _process(reference: list[str], hypothesis: list[str]):
+def process_words(reference: list[str], hypothesis: list[str]):
     # jiwer rejects an empty reference; a one-word dummy on both sides changes no count.
     return jiwer.process_words(" ".join(["<s>", *reference]), " ".join(["<s>", *hypothesis]))
 
@@ -193,7 +186,7 @@ def word_error_rate(reference: str, hypothesis: str) -> WerResult:
     ref, hyp = normalized_words(reference), normalized_words(hypothesis)
     if not ref:
         return WerResult(float(len(hyp) > 0), 0, 0, 0, len(hyp))
-    out = _process(ref, hyp)
+    out = process_words(ref, hyp)
     return WerResult(out.wer * (len(ref) + 1) / len(ref), len(ref), out.substitutions, out.deletions, out.insertions)
 
 
@@ -207,7 +200,7 @@ def align_to_reference(reference: list[str], hypothesis: list[str]) -> list[tupl
     out: list[tuple[int | None, int, int]] = [(None, -1, -1)] * len(hypothesis)
     if not hypothesis:
         return out
-    result = _process(reference, hypothesis)
+    result = process_words(reference, hypothesis)
     for chunk in result.alignments[0]:
         # Indices include the leading dummy word.
         r0, h0, h1 = chunk.ref_start_idx - 1, chunk.hyp_start_idx - 1, chunk.hyp_end_idx - 1
@@ -374,197 +367,8 @@ def invented_in_non_speech(truth: Truth, hypothesis: str, margin: float = 0.2) -
     return count
 
 
-# ---------------------------------------------------------------- one talk, all figures
-
-
-@dataclass
-class TalkScore:
-    name: str
-    duration: float
-    wer: WerResult
-    chapters: ChapterScore | None  # None where the page has no chapter list
-    paragraphs: ParagraphStats
-    paragraph_lengths: list[int]
-    invented_in_non_speech: int
-    non_speech_seconds: float
-    terms: TermScore | None = None  # None: no term list given
-    false_no_speech: int | None = None  # None where the page has no chapter list
-
-    def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "audio_seconds": round(self.duration, 2),
-            "wer": round(self.wer.wer, 4),
-            "reference_words": self.wer.reference_words,
-            "substitutions": self.wer.substitutions,
-            "deletions": self.wer.deletions,
-            "insertions": self.wer.insertions,
-            "words_in_true_chapter": None if self.chapters is None else round(self.chapters.share, 4),
-            "boundary_errors": None
-            if self.chapters is None
-            else [None if e is None else round(e, 2) for e in self.chapters.boundary_errors],
-            "paragraphs": self.paragraphs.to_json(),
-            "paragraph_lengths": self.paragraph_lengths,
-            "invented_in_non_speech": self.invented_in_non_speech,
-            "non_speech_seconds": round(self.non_speech_seconds, 1),
-            "terms": None if self.terms is None else self.terms.to_json(),
-            "false_no_speech_chapters": self.false_no_speech,
-        }
-
-
-def score_draft(truth: Truth, draft_body: str, *, terms=None) -> TalkScore:
-    """All the figures for one talk's draft (the Markdown that the pipeline wrote); with ``terms``
-    (see talk_terms) also how many of their occurrences it spells right."""
-    draft = parse_draft(draft_body)
-    text = " ".join(c.text for c in draft)
-    lengths = paragraph_lengths(draft)
-    return TalkScore(
-        name=truth.name,
-        duration=truth.duration,
-        wer=word_error_rate(truth.reference_text, text),
-        chapters=score_chapters(truth, draft) if truth.page_has_chapters else None,
-        paragraphs=paragraph_stats(lengths),
-        paragraph_lengths=lengths,
-        invented_in_non_speech=invented_in_non_speech(truth, text),
-        non_speech_seconds=sum(s.end - s.start for s in truth.non_speech),
-        terms=None if terms is None else score_terms(truth.reference_text, text, terms),
-        false_no_speech=false_no_speech_chapters(truth, draft) if truth.page_has_chapters else None,
-    )
-
-
 def total_wer(results: list[WerResult]) -> WerResult:
     """Word-weighted WER over several talks."""
     n = sum(r.reference_words for r in results)
     s, d, i = (sum(getattr(r, k) for r in results) for k in ("substitutions", "deletions", "insertions"))
     return WerResult((s + d + i) / n if n else 0.0, n, s, d, i)
-
-
-# ---------------------------------------------------------------- names and project terms
-
-
-@dataclass
-class TermScore:
-    """How many of the reference's name and term occurrences the draft spells exactly right."""
-
-    occurrences: int
-    right: int
-    per_term: dict[str, list[int]] = field(default_factory=dict)  # term -> [right, occurrences]
-    misses: list[tuple[str, str]] = field(default_factory=list)  # (reference spelling, what the draft has there)
-
-    @property
-    def share(self) -> float | None:
-        return self.right / self.occurrences if self.occurrences else None
-
-    def to_json(self) -> dict:
-        return {
-            "right": self.right,
-            "occurrences": self.occurrences,
-            "share": None if self.share is None else round(self.share, 4),
-            "per_term": self.per_term,
-            "misses": [list(m) for m in self.misses],
-        }
-
-
-_EDGE_PUNCT = re.compile(r"^\W+|\W+$")
-_POSSESSIVE = re.compile(r"['’]s$")
-
-
-def term_token(word: str) -> str:
-    """A word as written, without surrounding punctuation or a possessive 's ("(NumPy's," -> "NumPy")."""
-    return _POSSESSIVE.sub("", _EDGE_PUNCT.sub("", word))
-
-
-def term_tokens(text: str) -> list[str]:
-    """The text's words as written (case kept), for exact spelling checks; bare punctuation is dropped."""
-    return [t for t in (term_token(w) for w in text.split()) if t]
-
-
-def sentence_starts(text: str) -> list[bool]:
-    """For each of term_tokens(text): does it start a sentence (the first word, or one after . ? ! or …)?"""
-    starts, after_end = [], True
-    for word in text.split():
-        if term_token(word):
-            starts.append(after_end)
-            after_end = False
-        if word.rstrip("\"')]»”’").endswith((".", "?", "!", "…")):
-            after_end = True
-    return starts
-
-
-def find_term_occurrences(tokens: list[str], terms, starts: list[bool] | None = None) -> list[tuple[int, int, str]]:
-    """(start, length, term) for each occurrence of a term in the tokens, case-sensitive.
-
-    A term that is lower case by its project's convention ("pandas") also
-    counts capitalised where ``starts`` (see sentence_starts) says a sentence
-    starts, not elsewhere: "a Pandas DataFrame" is the reference's own spelling,
-    not the canonical one. Longer terms are matched first and occurrences never
-    overlap, so "Data Umbrella" is one occurrence, not also one of "Data".
-    """
-    forms = sorted(((term_tokens(term), term) for term in set(terms)), key=lambda item: -len(item[0]))
-    taken = [False] * len(tokens)
-    found = []
-    for form, term in forms:
-        n = len(form)
-        capitalised = form[0][:1].upper() + form[0][1:] if form and form[0][:1].islower() else None
-        for i in range(len(tokens) - n + 1):
-            if any(taken[i : i + n]) or tokens[i + 1 : i + n] != form[1:]:
-                continue
-            if tokens[i] == form[0] or (tokens[i] == capitalised and starts is not None and starts[i]):
-                taken[i : i + n] = [True] * n
-                found.append((i, n, term))
-    return sorted(found)
-
-
-def score_terms(reference: str, hypothesis: str, terms) -> TermScore:
-    """Each reference occurrence of a term: is it spelled exactly so at its aligned place in the hypothesis?
-
-    Words are compared as written (case-sensitive) after stripping surrounding
-    punctuation and a possessive 's. The two texts are aligned by edit distance
-    on lower-cased words, so a misspelled term ("numpy", "Rishama") lines up
-    with its reference word as a substitution; a term is right when each of its
-    words is matched, in order, by a hypothesis word spelled exactly like it.
-    A term split or merged differently ("py ladies" for "PyLadies") is wrong.
-    """
-    ref, hyp = term_tokens(reference), term_tokens(hypothesis)
-    occurrences = find_term_occurrences(ref, terms, sentence_starts(reference))
-    score = TermScore(len(occurrences), 0)
-    if not occurrences:
-        return score
-    ref_to_hyp: dict[int, int] = {}
-    if hyp:
-        result = _process([w.lower() for w in ref], [w.lower() for w in hyp])
-        for chunk in result.alignments[0]:
-            if chunk.type in ("equal", "substitute"):
-                # Indices include the leading dummy word.
-                for k in range(chunk.ref_end_idx - chunk.ref_start_idx):
-                    if chunk.ref_start_idx + k >= 1:
-                        ref_to_hyp[chunk.ref_start_idx + k - 1] = chunk.hyp_start_idx + k - 1
-    for start, length, term in occurrences:
-        at = [h for h in (ref_to_hyp.get(start + j) for j in range(length)) if h is not None]
-        right = (
-            len(at) == length
-            and all(at[j] == at[0] + j for j in range(length))
-            and all(hyp[at[j]] == ref[start + j] for j in range(length))
-        )
-        counts = score.per_term.setdefault(term, [0, 0])
-        counts[1] += 1
-        if right:
-            counts[0] += 1
-            score.right += 1
-        else:
-            written = " ".join(hyp[h] for h in at) or "(nothing)"
-            score.misses.append((" ".join(ref[start : start + length]), written))
-    return score
-
-
-def talk_terms(truth: Truth, speakers: Iterable[str], glossary_terms: Iterable[str]) -> list[str]:
-    """The names and project terms checked in a talk: the glossary's canonical forms, the page's speakers
-    (whole and each word: "Hugo Bowne-Anderson", "Hugo", "Bowne-Anderson") and the truth's speaker labels
-    that are names (capitalised: "Reshama"; not "speaker" or "host"). ``glossary_terms``: e.g.
-    ``pipeline.glossary.load_glossary().canonical_forms``."""
-    names = set(glossary_terms)
-    for speaker in speakers:
-        names.add(speaker)
-        names.update(term_tokens(speaker))
-    names.update(u.speaker for u in truth.utterances if u.speaker[:1].isupper())
-    return sorted(n for n in names if term_tokens(n))
