@@ -72,10 +72,11 @@ def test_dense_sub_chapters_each_get_their_sentence_as_level_four_headings(tmp_p
         "#### The arrow keys (00:45)",
     ]
     assert "No speech" not in _transcript(page)
-    assert re.search(r"\bTab key\b", sections["#### The Tab key (00:42)"])
-    assert "Tab" not in sections["### Helpful shortcuts (00:37)"]
-    assert re.search(r"\barrow keys\b", sections["#### The arrow keys (00:45)"])
-    assert "arrow" not in sections["#### The Tab key (00:42)"]
+    # The model's casing varies with the decoding settings ("Tab key", "the tab key"): the words are what count.
+    assert re.search(r"\btab key\b", sections["#### The Tab key (00:42)"], re.I)
+    assert not re.search(r"\btab\b", sections["### Helpful shortcuts (00:37)"], re.I)
+    assert re.search(r"\barrow keys\b", sections["#### The arrow keys (00:45)"], re.I)
+    assert not re.search(r"\barrow\b", sections["#### The Tab key (00:42)"], re.I)
 
 
 PLACEHOLDER_PAGE = """# Sam Bail:  Intro to Terminal (metadata chapters)
