@@ -236,6 +236,45 @@ def status(
     )
 
 
+# The options that make run's words for a video (its cache entry), fetch it, and fill the page.
+_CHAPTERS_FLAGS = (
+    *("--model", "--device", "--compute-type", "--cpu-threads", "--batch-size", "--beam-size", "--language"),
+    *("--context", "--cache-dir", "--glossary", "--speakers", "--num-speakers", "--fill-timestamps"),
+    *("--cookies", "--cookies-from-browser", "--sleep-requests", "--sleep-interval", "--rate-limit", "--retries"),
+)
+
+
+@app.command()
+@config_flags(*_CHAPTERS_FLAGS)
+def chapters(
+    page: Path = typer.Argument(..., help="An event page."),
+    config_file: Path | None = ConfigOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: per video, its chapters (start, title, cue)."),
+    flags: dict[ConfigFlag, Any] | None = None,
+) -> None:
+    """Propose chapters from the talk itself, as a Timestamps block (cached words, else run's steps)."""
+    from .pages import timestamp_lines
+    from .proposals import ProposalError, fill_page, page_proposals
+
+    config = _build_config(config_file, flags or {})
+    try:
+        parsed, found = page_proposals(page, config)
+        done = fill_page(parsed, found) if config.chapters.fill_timestamps else None
+    except ConfigError as e:
+        _config_error(e)
+    except ProposalError as e:
+        err_console.print(f"[red]error[/red] {escape(str(e))}", highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        json.dump([v.to_json() for v in found], sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    for index, video in enumerate([] if as_json else found):
+        label = [f"Video {index + 1}: {video.video.url}"] if len(found) > 1 else []
+        sys.stdout.write("\n".join([*label, "## Timestamps", *timestamp_lines(video.chapters)]) + "\n")
+    if done:
+        err_console.print(escape(done), highlight=False)
+
+
 @app.command()
 @config_flags("--model", "--cache-dir", "--port", "--browser")
 def review(

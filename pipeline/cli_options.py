@@ -77,6 +77,12 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = _table(
         ),
         "num_speakers": ("--num-speakers", "How many voices the talk has (0: found, 1 to 6)."),
     },
+    chapters={
+        "fill_timestamps": (
+            "--fill-timestamps/--no-fill-timestamps",
+            "Write the proposed chapters over the page's placeholder timestamps (a page without chapters).",
+        ),
+    },
     download={
         "cookies": ("--cookies", "cookies.txt for yt-dlp (YouTube's bot check)."),
         "cookies_from_browser": ("--cookies-from-browser", "Browser whose cookies yt-dlp uses: firefox, ..."),

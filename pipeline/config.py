@@ -134,6 +134,15 @@ class SpeakerOptions:
 
 
 @dataclass(frozen=True)
+class ChapterOptions:  # chapters proposed for a talk whose page and video have none (propose.py)
+    fill_timestamps: bool  # write the proposals over the page's placeholder timestamps
+    min_seconds: float  # no two proposed chapters closer than this
+    min_question_seconds: float  # ... except two questions of the Q&A
+    window_words: int  # content words on each side compared for a topic shift
+    threshold_sd: float  # a boundary must score this many standard deviations over the talk's mean
+
+
+@dataclass(frozen=True)
 class Config:
     model: ModelOptions
     transcribe: TranscribeOptions
@@ -144,6 +153,7 @@ class Config:
     render: RenderOptions
     review: ReviewOptions
     speakers: SpeakerOptions
+    chapters: ChapterOptions
 
     def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some options of one section changed (None values are ignored)."""
@@ -224,6 +234,7 @@ SECTIONS: dict[str, type] = {
     "render": RenderOptions,
     "review": ReviewOptions,
     "speakers": SpeakerOptions,
+    "chapters": ChapterOptions,
 }
 
 
@@ -253,18 +264,18 @@ def _build(cls: type, values: Mapping[str, Any], section: str):
 # fail every page is refused before anything is downloaded. "section.option" -> bound.
 AT_LEAST_ONE = set(
     """
-    model.num_workers transcribe.batch_size transcribe.beam_size align.paragraph_min_words
-    align.paragraph_max_words align.paragraph_hard_max_words flags.low_word_run flags.repetition_min_repeats
-    flags.repetition_min_words flags.repetition_max_ngram speakers.min_speakers speakers.max_speakers
+    model.num_workers transcribe.batch_size transcribe.beam_size align.paragraph_min_words align.paragraph_max_words
+    align.paragraph_hard_max_words flags.low_word_run flags.repetition_min_repeats flags.repetition_min_words
+    flags.repetition_max_ngram speakers.min_speakers speakers.max_speakers chapters.window_words
     """.split()
 )
 POSITIVE = {"transcribe.window_minutes", "align.section_minutes", "download.socket_timeout"}
 NON_NEGATIVE = set(
     """
-    model.cpu_threads transcribe.repair_gaps align.snap_tolerance align.min_pause download.retries
-    download.retry_wait download.sleep_requests download.sleep_interval download.max_duration
-    download.max_transfer_seconds run.downloads_ahead run.workers run.cpus_per_worker run.max_retries
-    flags.merge_gap speakers.num_speakers speakers.min_turn speakers.cpu_threads
+    model.cpu_threads transcribe.repair_gaps align.snap_tolerance align.min_pause download.retries download.retry_wait
+    download.sleep_requests download.sleep_interval download.max_duration download.max_transfer_seconds
+    run.downloads_ahead run.workers run.cpus_per_worker run.max_retries flags.merge_gap speakers.num_speakers
+    speakers.min_turn speakers.cpu_threads chapters.min_seconds chapters.min_question_seconds
     """.split()
 )
 # Text options that name a file or folder: a number or a list there is a mistake, never a name.

@@ -31,8 +31,11 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def note(model: str, date: str, flag_counts: Sequence[tuple[str, int]], *, speakers: bool) -> str:
-    """The draft's first line: what made it, and what the reviewer should check (the [?] per chapter)."""
+def note(
+    model: str, date: str, flag_counts: Sequence[tuple[str, int]], *, speakers: bool, proposed: bool = False
+) -> str:
+    """The draft's first line: what made it, and what the reviewer should check (the [?] per chapter;
+    the speaker labels; the headings, when this tool proposed them)."""
     text = f"*Machine-generated draft (faster-whisper, model {one_line(model)}, {date}) for human cleanup: "
     if flag_counts:
         total = sum(n for _, n in flag_counts)
@@ -42,6 +45,8 @@ def note(model: str, date: str, flag_counts: Sequence[tuple[str, int]], *, speak
         text += "check names and punctuation.*"
     if speakers:
         text = text[:-1] + " Speaker labels are machine guesses: check who says what.*"
+    if proposed:
+        text = text[:-1] + " The headings are proposed by this tool from the talk: check their times and titles.*"
     return text
 
 

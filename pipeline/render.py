@@ -37,7 +37,15 @@ from .utils import format_timestamp
 def render_transcript(parts: Sequence[RenderedPart], *, model: str, date: str, link_times: bool = False) -> str:
     placed_parts = [_place_flags(part.alignment, list(part.flags)) for part in parts]
     counts = _flag_counts(parts, placed_parts)
-    blocks = [draft.note(model, date, counts, speakers=any(part.speakers for part in parts))]
+    blocks = [
+        draft.note(
+            model,
+            date,
+            counts,
+            speakers=any(part.speakers for part in parts),
+            proposed=any(part.proposed for part in parts),
+        )
+    ]
     for index, (part, placed) in enumerate(zip(parts, placed_parts, strict=True), start=1):
         url, alignment = part.url, part.alignment
         if len(parts) > 1:

@@ -317,7 +317,9 @@ class Runner:
             _outcome, page, parts, timings=timings, flags=rendered.flags, more_warnings=rendered.warnings
         )
         try:
-            written = steps.write_page(page, rendered.body, self.cache, self.config, self.date, self.hooks)
+            written = steps.write_page(
+                page, rendered.body, self.cache, self.config, self.date, self.hooks, proposed=rendered.proposed
+            )
         except pages_mod.PageError as e:
             return done(status="failed", reason=f"write: {e.reason}")
         except Exception as e:

@@ -10,6 +10,7 @@ without loading another stage. The stages produce and consume them:
 - align: ``Alignment`` of ``AlignedChapter``\\s (of one of the kinds below) of
   ``Paragraph``\\s;
 - flags: ``Flag``;
+- propose: ``ProposedChapter`` (for a page and video without chapters);
 - render: takes one ``RenderedPart`` per video.
 """
 
@@ -248,3 +249,31 @@ class RenderedPart:
     alignment: Alignment
     flags: list[Flag] = field(default_factory=list)
     speakers: dict[int, str] = field(default_factory=dict)  # speaker index -> label ("Ty", "Speaker 2")
+    proposed: bool = False  # its chapters were proposed by this tool (propose.py), not the page's
+
+
+# --------------------------------------------------------------------------- proposed chapters
+
+# Why a proposed chapter starts where it does (the strongest reason), for `chapters --json`.
+CUE_START = "start"  # the talk's first words
+CUE_QA = "qa"  # the Q&A begins ("any questions", "Q&A")
+CUE_QUESTION = "question"  # a question asked in the Q&A
+CUE_TALK = "talk"  # the speaker's talk begins: "over to you", "let me share my screen"
+CUE_CLOSING = "closing"  # "thank you all for coming"
+CUE_PHRASE = "phrase"  # another cue phrase: "let's get started", "to wrap up", "welcome to"
+CUE_TOPIC = "topic"  # the words change (lexical cohesion), with a pause or a new speaker
+
+
+@dataclass(frozen=True)
+class ProposedChapter:
+    """A chapter this tool proposes for a talk whose page and video have none."""
+
+    start: float  # seconds: where its first sentence starts in the audio
+    title: str  # words of the talk, in title case ("Q&A - How Does One Get into AI Security?")
+    cue: str = CUE_TOPIC
+
+    def to_chapter(self) -> Chapter:
+        return Chapter(start=self.start, title=self.title)
+
+    def to_json(self) -> dict:
+        return {"start": self.start, "title": self.title, "cue": self.cue}

@@ -14,8 +14,10 @@ and the driver caches what comes back with :func:`cache_results`):
   :func:`with_speakers` and :func:`speaker_labels`), labels computed once and carried;
 - :func:`remove_audio`, :func:`write_exports`: what follows.
 
-Per page: :func:`render_page` (align, flag, render: each video's :class:`VideoWords`)
-and :func:`write_page`.
+Per page: :func:`render_page` (align, flag, render: each video's :class:`VideoWords`; a
+video without chapters on its page or in its metadata gets chapters proposed from its words)
+and :func:`write_page` (with ``--fill-timestamps``, also those proposals over the page's
+placeholder timestamps).
 
 No step changes a record it was given: each returns a new one, so records never
 pass half-filled between threads.
@@ -36,6 +38,7 @@ from . import flags as flags_stage
 from . import glossary as glossary_stage
 from . import naming as naming_stage
 from . import pages as pages_mod
+from . import propose as propose_stage
 from . import render as render_stage
 from . import speakers as speakers_stage
 from . import transcribe as transcribe_stage
@@ -44,7 +47,7 @@ from .config import Config, RunOptions
 from .download_errors import DownloadError, RateLimitedError
 from .hooks import StageHooks
 from .job import VideoJob, media_location
-from .schema import Chapter, RenderedPart, Transcription
+from .schema import Chapter, ProposedChapter, RenderedPart, Transcription
 from .utils import add_timings, one_line
 
 ModelProvider = Callable[[], transcribe_stage.LoadedModel]
@@ -105,6 +108,7 @@ class Rendered:
     warnings: tuple[str, ...]
     flags: int
     seconds: float
+    proposed: tuple[ProposedChapter, ...] = ()  # a one-video page's proposed chapters (for --fill-timestamps)
 
 
 class FetchFailed(RuntimeError):
@@ -378,19 +382,28 @@ def render_page(
         warnings: list[str] = []
         flag_count = 0
         rendered_parts = []
+        proposed: list[ProposedChapter] = []
         for part in parts:
             video, transcription = part.video, part.transcription
             chapters, warning = chapters_for(page, video, cache)
+            proposed = [] if chapters else propose_stage.propose_chapters(transcription, config.chapters)
+            if proposed:
+                chapters = [c.to_chapter() for c in proposed]
+                warning = f"{video.url}: no chapters on the page or the video; proposed {len(proposed)} from the talk"
             warnings.extend([warning] if warning else [])
             alignment = align_stage.align(transcription, chapters, config.align)
             warnings.extend(alignment.warnings)
             flags = flags_stage.flag_segments(transcription.segments, config.flags)
             flag_count += len(flags)
-            rendered_parts.append(RenderedPart(video.url, video.label, alignment, flags, dict(part.labels)))
+            labels = dict(part.labels)
+            rendered_parts.append(
+                RenderedPart(video.url, video.label, alignment, flags, labels, proposed=bool(proposed))
+            )
         body = render_stage.render_transcript(
             rendered_parts, model=config.model.name, date=date, link_times=config.render.link_times
         )
-    return Rendered(body, tuple(warnings), flag_count, aligning.seconds)
+    filled = tuple(proposed) if len(parts) == 1 else ()
+    return Rendered(body, tuple(warnings), flag_count, aligning.seconds, filled)
 
 
 @dataclass(frozen=True)
@@ -399,10 +412,23 @@ class Written:
     seconds: float
 
 
-def write_page(page: pages_mod.Page, body: str, cache: Cache, config: Config, date: str, hooks: StageHooks) -> Written:
-    """Write the draft into the page, unless the page changed since the scan."""
+def write_page(
+    page: pages_mod.Page,
+    body: str,
+    cache: Cache,
+    config: Config,
+    date: str,
+    hooks: StageHooks,
+    *,
+    proposed: tuple[ProposedChapter, ...] = (),
+) -> Written:
+    """Write the draft into the page, unless the page changed since the scan; with
+    ``[chapters] fill_timestamps``, also the ``proposed`` chapters over its placeholder timestamps."""
     with hooks.stage("write", page, traced=False) as writing:
         skipped = _write_unless_changed(page, body, cache, config, date, hooks)
+        if skipped is None and proposed and config.chapters.fill_timestamps and page.source is not None:
+            with cache.page_lock(page.source):
+                pages_mod.fill_timestamps(page.source, proposed)
     return Written(skipped, writing.seconds)
 
 

@@ -30,6 +30,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import evalkit
@@ -102,151 +103,209 @@ def evaluate_talk(talk: Path, args, bare_model, bare_settings, config, glossary_
     return result
 
 
-def totals(results: list[dict]) -> dict:
-    def wer_of(key: str) -> dict | None:
-        parts = [r[key] for r in results if key in r]
-        if not parts:
-            return None
-        total = evalkit.total_wer(
-            [
-                evalkit.WerResult(p["wer"], p["reference_words"], p["substitutions"], p["deletions"], p["insertions"])
-                for p in parts
-            ]
-        )
-        return {"wer": round(total.wer, 4), "reference_words": total.reference_words, "talks": len(parts)}
+@dataclass
+class WerTotal:
+    wer: float
+    reference_words: int
+    talks: int
 
-    def terms_of(key: str) -> dict | None:
-        parts = [r[key]["terms"] for r in results if r.get(key, {}).get("terms")]
-        if not parts:
-            return None
-        right, occurrences = sum(p["right"] for p in parts), sum(p["occurrences"] for p in parts)
-        return {
-            "right": right,
-            "occurrences": occurrences,
-            "share": round(right / occurrences, 4) if occurrences else None,
-        }
 
+@dataclass
+class TermsTotal:
+    right: int
+    occurrences: int
+    share: float | None
+
+
+@dataclass
+class BoundaryTotal:
+    """Chapter boundary errors in seconds, over every boundary the drafts placed."""
+
+    mean: float
+    median: float
+    max: float
+    over_4s: int
+    boundaries: int
+    missing: int  # true chapters with no draft heading
+
+
+@dataclass
+class Totals:
+    talks: int
+    audio_minutes: float
+    draft_wer: WerTotal | None
+    bare_wer: WerTotal | None
+    draft_terms: TermsTotal | None
+    bare_terms: TermsTotal | None
+    invented_draft: int  # words over music, noise or silence
+    invented_bare: int
+    draft_without_glossary_wer: WerTotal | None = None
+    draft_without_glossary_terms: TermsTotal | None = None
+    words_in_true_chapter: float | None = None  # weighted by the talks' reference words
+    false_no_speech_chapters: int | None = None
+    boundary_error: BoundaryTotal | None = None
+    paragraphs: dict | None = None  # evalkit.ParagraphStats.to_json()
+    pipeline_wall_seconds: float | None = None
+    failed: list[str] = field(default_factory=list)
+
+
+def wer_total(results: list[dict], key: str) -> WerTotal | None:
+    parts = [r[key] for r in results if key in r]
+    if not parts:
+        return None
+    total = evalkit.total_wer(
+        [
+            evalkit.WerResult(p["wer"], p["reference_words"], p["substitutions"], p["deletions"], p["insertions"])
+            for p in parts
+        ]
+    )
+    return WerTotal(round(total.wer, 4), total.reference_words, len(parts))
+
+
+def terms_total(results: list[dict], key: str) -> TermsTotal | None:
+    parts = [r[key]["terms"] for r in results if r.get(key, {}).get("terms")]
+    if not parts:
+        return None
+    right, occurrences = sum(p["right"] for p in parts), sum(p["occurrences"] for p in parts)
+    return TermsTotal(right, occurrences, round(right / occurrences, 4) if occurrences else None)
+
+
+def boundary_total(chaptered: list[dict]) -> BoundaryTotal | None:
+    errors = [e for d in chaptered for e in d["boundary_errors"] if e is not None]
+    if not errors:
+        return None
+    return BoundaryTotal(
+        mean=round(statistics.fmean(errors), 2),
+        median=round(statistics.median(errors), 2),
+        max=round(max(errors), 2),
+        over_4s=sum(e > 4 for e in errors),
+        boundaries=len(errors),
+        missing=sum(e is None for d in chaptered for e in d["boundary_errors"]),
+    )
+
+
+def totals(results: list[dict]) -> Totals:
     drafts = [r["draft"] for r in results if "draft" in r]
-    out: dict = {
-        "talks": len(results),
-        "audio_minutes": round(sum(r["audio_seconds"] for r in results) / 60, 1),
-        "draft_wer": wer_of("draft"),
-        "bare_wer": wer_of("bare"),
-        "draft_terms": terms_of("draft"),
-        "bare_terms": terms_of("bare"),
-    }
-    if any("draft_without_glossary" in r for r in results):
-        out["draft_without_glossary_wer"] = wer_of("draft_without_glossary")
-        out["draft_without_glossary_terms"] = terms_of("draft_without_glossary")
+    out = Totals(
+        talks=len(results),
+        audio_minutes=round(sum(r["audio_seconds"] for r in results) / 60, 1),
+        draft_wer=wer_total(results, "draft"),
+        bare_wer=wer_total(results, "bare"),
+        draft_terms=terms_total(results, "draft"),
+        bare_terms=terms_total(results, "bare"),
+        invented_draft=sum(d["invented_in_non_speech"] for d in drafts),
+        invented_bare=sum(r["bare"]["invented_in_non_speech"] for r in results if "bare" in r),
+        draft_without_glossary_wer=wer_total(results, "draft_without_glossary"),
+        draft_without_glossary_terms=terms_total(results, "draft_without_glossary"),
+    )
     chaptered = [d for d in drafts if d["words_in_true_chapter"] is not None]
     if chaptered:
         words = sum(d["reference_words"] for d in chaptered)
-        out["words_in_true_chapter"] = round(
-            sum(d["words_in_true_chapter"] * d["reference_words"] for d in chaptered) / words, 4
-        )
-        out["false_no_speech_chapters"] = sum(d.get("false_no_speech_chapters") or 0 for d in chaptered)
-        errors = [e for d in chaptered for e in d["boundary_errors"] if e is not None]
-        missing = sum(e is None for d in chaptered for e in d["boundary_errors"])
-        if errors:
-            out["boundary_error"] = {
-                "mean": round(statistics.fmean(errors), 2),
-                "median": round(statistics.median(errors), 2),
-                "max": round(max(errors), 2),
-                "over_4s": sum(e > 4 for e in errors),
-                "boundaries": len(errors),
-                "missing": missing,
-            }
+        share = sum(d["words_in_true_chapter"] * d["reference_words"] for d in chaptered) / words
+        out.words_in_true_chapter = round(share, 4)
+        out.false_no_speech_chapters = sum(d.get("false_no_speech_chapters") or 0 for d in chaptered)
+        out.boundary_error = boundary_total(chaptered)
     lengths = [n for d in drafts for n in d.get("paragraph_lengths", [])]
     if lengths:
-        out["paragraphs"] = evalkit.paragraph_stats(lengths).to_json()
-    out["invented_in_non_speech"] = {
-        "draft": sum(d["invented_in_non_speech"] for d in drafts),
-        "bare": sum(r["bare"]["invented_in_non_speech"] for r in results if "bare" in r),
-    }
+        out.paragraphs = evalkit.paragraph_stats(lengths).to_json()
     runs = [r["pipeline"] for r in results if "pipeline" in r]
     if runs:
-        out["pipeline_wall_seconds"] = round(sum(p["wall_seconds"] for p in runs), 1)
-        out["failed"] = [r["talk"] for r in results if r.get("pipeline", {}).get("status") != "done"]
+        out.pipeline_wall_seconds = round(sum(p["wall_seconds"] for p in runs), 1)
+        out.failed = [r["talk"] for r in results if r.get("pipeline", {}).get("status") != "done"]
     return out
 
 
-def print_table(results: list[dict], total: dict) -> None:
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def terms_cell(t: dict | TermsTotal | None) -> str:
+    if not t:
+        return "-"
+    return f"{t.right}/{t.occurrences}" if isinstance(t, TermsTotal) else f"{t['right']}/{t['occurrences']}"
+
+
+def paragraphs_cell(para: dict | None) -> str:
+    if not para or not para["count"]:
+        return "-"
+    return f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}"
+
+
+COLUMNS = (
+    "talk",
+    "min",
+    "WER draft",
+    "WER bare",
+    "terms draft/bare",
+    "in chapter",
+    "false no-speech chapters",
+    "boundary s (mean/max)",
+    "paragraphs (p10/med/p90/max)",
+    "invented draft/bare",
+    "speed",
+    "status",
+)
+
+
+def talk_row(r: dict) -> list[str]:
+    d, b, p = r.get("draft", {}), r.get("bare", {}), r.get("pipeline", {})
+    errors = [e for e in (d.get("boundary_errors") or []) if e is not None]
+    return [
+        r["talk"],
+        f"{r['audio_seconds'] / 60:.1f}",
+        pct(d.get("wer")),
+        pct(b.get("wer")),
+        f"{terms_cell(d.get('terms'))} / {terms_cell(b.get('terms'))}",
+        pct(d.get("words_in_true_chapter")),
+        "-" if d.get("false_no_speech_chapters") is None else str(d["false_no_speech_chapters"]),
+        f"{statistics.fmean(errors):.1f}/{max(errors):.1f}" if errors else "-",
+        paragraphs_cell(d.get("paragraphs")),
+        f"{d.get('invented_in_non_speech', '-')}/{b.get('invented_in_non_speech', '-')}",
+        f"{p['speed_x']}x" if p else "-",
+        (p.get("status", "-") + (f": {p['error']}" if p.get("error") else "")) if p else "-",
+    ]
+
+
+def total_row(total: Totals) -> list[str]:
+    be = total.boundary_error
+    return [
+        "TOTAL",
+        f"{total.audio_minutes:.1f}",
+        pct(total.draft_wer.wer if total.draft_wer else None),
+        pct(total.bare_wer.wer if total.bare_wer else None),
+        f"{terms_cell(total.draft_terms)} / {terms_cell(total.bare_terms)}",
+        pct(total.words_in_true_chapter),
+        "-" if total.false_no_speech_chapters is None else str(total.false_no_speech_chapters),
+        f"{be.mean:.1f}/{be.max:.1f}" if be else "-",
+        paragraphs_cell(total.paragraphs),
+        f"{total.invented_draft}/{total.invented_bare}",
+        "",
+        "",
+    ]
+
+
+def print_table(results: list[dict], total: Totals) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    def pct(x):
-        return "-" if x is None else f"{100 * x:.1f}%"
-
-    def terms(t):
-        return "-" if not t else f"{t['right']}/{t['occurrences']}"
-
     table = Table(title="du-transcripts evaluation")
-    for col in (
-        "talk",
-        "min",
-        "WER draft",
-        "WER bare",
-        "terms draft/bare",
-        "in chapter",
-        "false no-speech chapters",
-        "boundary s (mean/max)",
-        "paragraphs (p10/med/p90/max)",
-        "invented draft/bare",
-        "speed",
-        "status",
-    ):
+    for col in COLUMNS:
         table.add_column(col, justify="left" if col in ("talk", "status") else "right")
     for r in results:
-        d, b, p = r.get("draft", {}), r.get("bare", {}), r.get("pipeline", {})
-        errors = [e for e in (d.get("boundary_errors") or []) if e is not None]
-        para = d.get("paragraphs")
-        table.add_row(
-            r["talk"],
-            f"{r['audio_seconds'] / 60:.1f}",
-            pct(d.get("wer")),
-            pct(b.get("wer")),
-            f"{terms(d.get('terms'))} / {terms(b.get('terms'))}",
-            pct(d.get("words_in_true_chapter")),
-            "-" if d.get("false_no_speech_chapters") is None else str(d["false_no_speech_chapters"]),
-            f"{statistics.fmean(errors):.1f}/{max(errors):.1f}" if errors else "-",
-            f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}"
-            if para and para["count"]
-            else "-",
-            f"{d.get('invented_in_non_speech', '-')}/{b.get('invented_in_non_speech', '-')}",
-            f"{p['speed_x']}x" if p else "-",
-            (p.get("status", "-") + (f": {p['error']}" if p.get("error") else "")) if p else "-",
-        )
-    be = total.get("boundary_error") or {}
-    para = total.get("paragraphs")
-    table.add_row(
-        "TOTAL",
-        f"{total['audio_minutes']:.1f}",
-        pct((total.get("draft_wer") or {}).get("wer")),
-        pct((total.get("bare_wer") or {}).get("wer")),
-        f"{terms(total.get('draft_terms'))} / {terms(total.get('bare_terms'))}",
-        pct(total.get("words_in_true_chapter")),
-        str(total.get("false_no_speech_chapters", "-")),
-        f"{be['mean']:.1f}/{be['max']:.1f}" if be else "-",
-        f"{para['p10']:.0f}/{para['median']:.0f}/{para['p90']:.0f}/{para['max']}" if para else "-",
-        f"{total['invented_in_non_speech']['draft']}/{total['invented_in_non_speech']['bare']}",
-        "",
-        "",
-        style="bold",
-    )
+        table.add_row(*talk_row(r))
+    table.add_row(*total_row(total), style="bold")
     Console(width=220).print(table)
-    for key, name in (
-        ("draft_terms", "draft"),
-        ("draft_without_glossary_terms", "draft without glossary"),
-        ("bare_terms", "bare"),
+    for name, terms, wer in (
+        ("draft", total.draft_terms, total.draft_wer),
+        ("draft without glossary", total.draft_without_glossary_terms, total.draft_without_glossary_wer),
+        ("bare", total.bare_terms, total.bare_wer),
     ):
-        t = total.get(key)
-        if t:
-            wer = (total.get(key.replace("_terms", "_wer")) or {}).get("wer")
-            right = f"{t['right']}/{t['occurrences']} = {pct(t['share'])}"
-            print(f"names and terms spelled right, {name}: {right}; WER {pct(wer)}")
+        if terms:
+            right = f"{terms.right}/{terms.occurrences} = {pct(terms.share)}"
+            print(f"names and terms spelled right, {name}: {right}; WER {pct(wer.wer if wer else None)}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
@@ -285,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=REPO / "eval" / "results.json", help="JSON results (default: eval/results.json)"
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
     args = parser.parse_args(argv)
 
     talks = args.talks or evalkit.default_talks()
@@ -324,13 +388,13 @@ def main(argv: list[str] | None = None) -> int:
             "normalizer": evalkit.NORMALIZER,
         },
         "talks": results,
-        "totals": total,
+        "totals": asdict(total),
     }
     from pipeline.utils import atomic_write_text
 
     atomic_write_text(args.out, json.dumps(data, indent=2) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
-    return 1 if total.get("failed") else 0
+    return 1 if total.failed else 0
 
 
 if __name__ == "__main__":

@@ -231,7 +231,7 @@ run_bench() {  # $1 device: one bench.py JSON per model, batch and compute type,
         if [ $SECONDS -ge $deadline ]; then echo "{\"run\": \"$name\", \"skipped\": \"out of time\"}" \
           >"$WORK/bench/$name.json"; continue; fi
         log "bench $name on $device"
-        timeout "$per_run" "$PY" scripts/bench.py --talk tests/fixtures/talks/five-chapters --configs bare-batched pipeline \
+        timeout "$per_run" "$PY" scripts/bench.py tests/fixtures/talks/five-chapters --configs batch-b1 batch-b5 pipeline \
           --device "$device" --model "$model" --compute-type "$compute" --batch-size "$batch" \
           --out "$WORK/bench/$name.json" >>"$WORK/bench.log" 2>&1 ||
           echo "{\"run\": \"$name\", \"error\": \"exit $?, see the log tail\"}" >"$WORK/bench/$name.json"
@@ -294,14 +294,14 @@ def load(text):
 bench = []
 for path in sorted(Path(work, "bench").glob("*.json")):
     data = json.loads(path.read_text())
-    if "measurements" not in data:
+    if "talks" not in data:
         bench.append(data)
         continue
-    s = data["settings"]
-    for m in data["measurements"]:
+    s, talk = data["settings"], data["talks"][0]
+    for m in talk["measurements"]:
         bench.append({"model": s["model"], "compute_type": s.get("compute_type"), "batch_size": s["batch_size"],
                       "config": m["config"], "wall_s": round(m["wall"], 2),
-                      "speed": round(data["audio_seconds"] / m["wall"], 1) if m["wall"] else None,
+                      "speed": round(talk["audio_seconds"] / m["wall"], 1) if m["wall"] else None,
                       "peak_mb": round(m["peak_rss_mb"]), "wer": m["wer"], "error": m["error"]})
 e2e = {}
 for dev in ("cuda", "cpu"):

@@ -72,10 +72,11 @@ def test_dense_sub_chapters_each_get_their_sentence_as_level_four_headings(tmp_p
         "#### The arrow keys (00:45)",
     ]
     assert "No speech" not in _transcript(page)
-    assert re.search(r"\bTab key\b", sections["#### The Tab key (00:42)"])
-    assert "Tab" not in sections["### Helpful shortcuts (00:37)"]
-    assert re.search(r"\barrow keys\b", sections["#### The arrow keys (00:45)"])
-    assert "arrow" not in sections["#### The Tab key (00:42)"]
+    # The model's casing varies with the decoding settings ("Tab key", "the tab key"): the words are what count.
+    assert re.search(r"\btab key\b", sections["#### The Tab key (00:42)"], re.I)
+    assert not re.search(r"\btab\b", sections["### Helpful shortcuts (00:37)"], re.I)
+    assert re.search(r"\barrow keys\b", sections["#### The arrow keys (00:45)"], re.I)
+    assert not re.search(r"\barrow\b", sections["#### The Tab key (00:42)"], re.I)
 
 
 PLACEHOLDER_PAGE = """# Sam Bail:  Intro to Terminal (metadata chapters)
@@ -171,7 +172,7 @@ def test_a_placeholder_chapter_list_takes_the_videos_own_chapters_with_linked_ti
     assert headings == ["### Welcome (00:00)", "### What the terminal is for (00:14)", "### Shortcuts (00:37)"]
 
 
-def test_without_chapters_in_the_metadata_a_placeholder_page_gets_timed_sections(tmp_path, youtube):
+def test_without_chapters_in_the_metadata_a_placeholder_page_gets_proposed_chapters(tmp_path, youtube):
     youtube["chapters"] = None
     page = tmp_path / "pages" / "01-placeholder.md"
     page.parent.mkdir()
@@ -180,6 +181,9 @@ def test_without_chapters_in_the_metadata_a_placeholder_page_gets_timed_sections
     result = _run_in_process(str(page.parent), "--cache-dir", str(tmp_path / "cache"), "--report", str(report))
     assert result.exit_code == 0, result.output
     headings = [line for line in _transcript(page).splitlines() if line.startswith("#")]
-    assert headings == ["### 00:00"]
+    # proposed from the talk (pipeline/propose.py; 50 s: one chapter), titled with its words, and said so
+    assert len(headings) == 1 and re.fullmatch(r"### [A-Z][\w ]+ \(00:00\)", headings[0]), headings
+    assert "The headings are proposed by this tool" in _transcript(page)
     (outcome,) = json.loads(report.read_text())["pages"]
     assert not any("own" in w for w in outcome["warnings"])
+    assert any("proposed 1 from the talk" in w for w in outcome["warnings"]), outcome["warnings"]

@@ -65,8 +65,8 @@ def test_planted_loop_and_low_confidence_stretch_are_flagged(jfk_transcription):
     doubtful = _segment(
         40.0,
         "so the next step is my soul and I have not much more to do",
-        [0.9, 0.95, 0.9, 0.85, 0.9, 0.26, 0.22, 0.52, 0.31, 0.3, 0.9, 0.92, 0.95, 0.97],
-        avg_logprob=-0.6,
+        [0.9, 0.95, 0.9, 0.95, 0.99, 0.6, 0.55, 0.62, 0.58, 0.6, 0.99, 0.92, 0.95, 0.97],
+        avg_logprob=-0.45,
     )
     # A segment Whisper itself scored as unlikely.
     unlikely = _segment(60.0, "its just good thats what you do", [0.6] * 7, avg_logprob=-1.3)
@@ -107,7 +107,7 @@ def test_ordinary_repetition_is_not_a_loop(text):
 
 
 def test_speech_over_music():
-    intro = _segment(0.0, "♪ ♪", [0.5, 0.5])
+    intro = _segment(0.0, "♪ ♪", [0.8, 0.8])
     lyrics = _segment(3.0, "welcome everyone to the webinar", [0.8] * 5, no_speech_prob=0.75)
     speech = _segment(10.0, "welcome everyone to the webinar", [0.8] * 5, no_speech_prob=0.1)
     marked = dataclasses.replace(speech, start=20.0, end=22.0, text=" [Music] welcome everyone", words=[])

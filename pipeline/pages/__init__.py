@@ -13,6 +13,9 @@ CONTRACT (other modules rely on these names; keep them):
   ``replace_draft`` is False, or the page has no Transcript heading, or the file
   is read-only or cannot be written. A symlinked page is written through to its
   target; the page ends with a newline exactly when it did before.
+- ``fill_timestamps(path, chapters) -> WriteResult``: proposed chapters over the placeholder
+  lines of the page's Timestamps block (``timestamps``), never over a human's list;
+  ``timestamp_lines(chapters)``: ``mm:ss Title`` lines.
 - ``read_transcript(path) -> str | None``: the draft body that write_transcript wrote
   (between the markers, "\n" line endings), or None.
 - ``replace_draft_body(path, body, *, expected_sha256=None) -> WriteResult``: a
@@ -112,9 +115,12 @@ from .links import youtube_id
 from .parse import parse_page
 from .scan import read_page, scan
 from .section import DRAFT_END, DRAFT_START
+from .timestamps import fill_timestamps, timestamp_lines
 from .write import PageChangedError, read_transcript, replace_draft_body, write_transcript
 
 __all__ = [
+    "fill_timestamps",
+    "timestamp_lines",
     "DRAFT_END",
     "DRAFT_START",
     "HAS_DRAFT",

@@ -194,6 +194,19 @@ def run_pipeline(talk: Path, work_dir: Path, pipeline_args: list[str]) -> Pipeli
     return PipelineRun(measured.wall, measured.peak_rss_mb, measured.returncode, report, draft, stderr[-2000:])
 
 
+def cached_transcription(work_dir: Path):
+    """The one transcription a run of run_pipeline(talk, work_dir, ...) cached: the model's own words."""
+    from pipeline import transcribe
+
+    transcripts = sorted((work_dir / "cache" / "transcripts").glob("*/*.json"))
+    if len(transcripts) != 1:
+        raise ValueError(f"{work_dir}: expected one cached transcription, found {len(transcripts)}")
+    transcription = transcribe.read_cached(transcripts[0])
+    if transcription is None:
+        raise ValueError(f"{transcripts[0]}: unreadable cached transcription")
+    return transcription
+
+
 def draft_without_glossary(work_dir: Path, config) -> str:
     """The draft a run of run_pipeline(talk, work_dir, ...) would have written without the glossary.
 
@@ -202,24 +215,18 @@ def draft_without_glossary(work_dir: Path, config) -> str:
     the run's page exactly as the runner does, minus the spelling fixes: the
     "before" of a glossary comparison from the same decoding.
     """
-    from pipeline import align, flags, render, transcribe
+    from pipeline import align, flags, render
     from pipeline.pages import read_page
     from pipeline.schema import RenderedPart
 
     pages = sorted(work_dir.glob("99-*.md"))
-    transcripts = sorted((work_dir / "cache" / "transcripts").glob("*/*.json"))
     if len(pages) != 1:
         raise ValueError(f"{work_dir}: expected one page, found {len(pages)}")
     page = read_page(pages[0])
-    if len(page.videos) != 1 or len(transcripts) != 1:
-        raise ValueError(
-            f"{work_dir}: only one video with one cached transcription is supported "
-            f"({len(page.videos)} videos, {len(transcripts)} transcriptions)"
-        )
+    if len(page.videos) != 1:
+        raise ValueError(f"{work_dir}: only one video is supported ({len(page.videos)} videos)")
     video = page.videos[0]
-    transcription = transcribe.read_cached(transcripts[0])
-    if transcription is None:
-        raise ValueError(f"{transcripts[0]}: unreadable cached transcription")
+    transcription = cached_transcription(work_dir)
     alignment = align.align(transcription, video.chapters, config.align)
     found = flags.flag_segments(transcription.segments, config.flags)
     return render.render_transcript(
