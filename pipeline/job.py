@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import context as context_stage
 from . import glossary as glossary_stage
@@ -30,6 +30,9 @@ from .hooks import StageHooks
 from .locations import is_local, local_media_path, media_key
 from .schema import Transcription
 from .utils import one_line
+
+if TYPE_CHECKING:  # steps imports this module: the type only
+    from .steps import Diarized
 
 T = TypeVar("T")
 
@@ -80,6 +83,12 @@ class VideoJob:
     def url(self) -> str:
         """The video as the page gives it."""
         return self.video.url
+
+    def keep(self, transcription: Transcription, diarized: Diarized | None = None) -> None:
+        """What another process (a Ray worker) made for this video, written where and as a local run writes it."""
+        self.transcript.write(transcription)
+        if diarized is not None and self.speakers is not None:
+            self.speakers.write(diarized.turns, diarized.engine)
 
 
 def in_cache(job: VideoJob, cache: Cache) -> VideoJob:

@@ -392,8 +392,8 @@ def process_on_ray(
         for plan in plans:  # the display lists them as being fetched until their transcriptions come back
             observer.stage(plan.page, "worker", "download, prepare and transcribe on a Ray worker")
         for job, result in pool.results(list(jobs.values()), run.max_retries):
-            # The very files, and bytes, a local run writes (transcription, turns): both executors share the cache.
-            steps.cache_results(job, result.done, result.diarized)
+            if result.done is not None:  # the very files and bytes a local run writes: both executors share the cache
+                job.keep(result.done.transcription, result.diarized)
             for plan in plans:
                 if job.transcript.path in plan.waiting:
                     plan.waiting.discard(job.transcript.path)

@@ -2,8 +2,8 @@
 called by the scheduler.
 
 Per video (``runner`` calls them from its threads; a remote executor calls
-:func:`video_step`, the same steps in one call, or :func:`video_and_turns` with --speakers,
-and the driver caches what comes back with :func:`cache_results`):
+:func:`video_step`, the same steps in one call, or :func:`video_and_turns` with --speakers;
+its driver caches what comes back with ``VideoJob.keep``):
 
 - :func:`fetch_audio`: download, then prepare (16 kHz mono), into the cache;
 - :func:`transcribe_video`: the cached transcription, or the model's (fetching the
@@ -239,14 +239,6 @@ def video_and_turns(
         return done, None
     diarized = diarize_video(job, Fetched(audio_path=cache.audio_path(job.key)), engine, cache, config, hooks)
     return dataclasses.replace(done, timings=add_timings(done.timings, diarized.timings)), diarized
-
-
-def cache_results(job: VideoJob, done: Transcribed | None, diarized: Diarized | None) -> None:
-    """What another process (a Ray worker) made for ``job``, written where and as a local run writes it."""
-    if done is not None:
-        job.transcript.write(done.transcription)
-    if diarized is not None and job.speakers is not None:
-        job.speakers.write(diarized.turns, diarized.engine)
 
 
 def cached_turns(job: VideoJob) -> list[speakers_stage.SpeakerTurn] | None:
