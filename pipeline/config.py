@@ -16,6 +16,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .option_values import CONVERTERS, TYPE_WORDS
+
 
 class ConfigError(ValueError):
     """A configuration file or override that cannot be used; ``section`` and ``option`` name the
@@ -359,90 +361,15 @@ def _coerce(value: Any, type_name: Any, section: str, name: str) -> Any:
     # Field types are strings because of `from __future__ import annotations`.
     t = str(type_name)
     key = f"{section}.{name}"
+    if key in NUMBERS_AS_TEXT and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # "16M" or 16000000 alike
     try:
-        return _COERCE[t](value, key)
+        return CONVERTERS[t](value)
     except (TypeError, ValueError, OverflowError):
-        kind = "a path (text)" if key in PATHS else _TYPE_WORDS.get(t, t)
+        kind = "a path (text)" if key in PATHS else TYPE_WORDS.get(t, t)
         raise ConfigError(f"[{section}] {name}: cannot use {value!r} as {kind}", section, name) from None
     except KeyError:
         raise ConfigError(f"[{section}] {name}: unsupported option type {t}", section, name) from None
-
-
-_TYPE_WORDS = {
-    "bool": "true or false",
-    "int": "a whole number",
-    "float": "a number",
-    "str": "text",
-    "tuple[float, ...]": "a list of numbers",
-    "tuple[str, ...]": "a list of words",
-}
-_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
-
-
-def _to_bool(value: Any, key: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in _BOOL_WORDS:
-        return _BOOL_WORDS[value.lower()]
-    raise ValueError(value)
-
-
-def _to_int(value: Any, key: str) -> int:
-    """A whole number: 8, 8.0 or "8"; never 8.5, a bool or a list."""
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,18}\s*", value):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise ValueError(value)
-
-
-def _to_float(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise TypeError(value)
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(value)
-    return number
-
-
-def _to_str(value: Any, key: str) -> str:
-    if isinstance(value, str):
-        return value
-    if key in NUMBERS_AS_TEXT and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise TypeError(value)
-
-
-def _items(value: Any) -> list[Any]:
-    if isinstance(value, str):
-        return value.split(",")
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    raise TypeError(value)
-
-
-def _to_floats(value: Any, key: str) -> tuple[float, ...]:
-    items = [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else _items(value)
-    return tuple(_to_float(v, key) for v in items)
-
-
-def _to_words(value: Any, key: str) -> tuple[str, ...]:
-    items = _items(value)
-    if not all(isinstance(v, str) for v in items):
-        raise TypeError(value)
-    return tuple(v.strip() for v in items if v.strip())
-
-
-_COERCE: dict[str, Callable[[Any, str], Any]] = {
-    "bool": _to_bool,
-    "int": _to_int,
-    "float": _to_float,
-    "str": _to_str,
-    "tuple[float, ...]": _to_floats,
-    "tuple[str, ...]": _to_words,
-}
 
 
 def _asdict(options: Any) -> dict[str, Any]:
